@@ -1,0 +1,69 @@
+"""Plain value types shared by every layer: what a model is, what a provider endpoint is.
+
+Deliberately free of behaviour and I/O; the catalogue and config build them, routing reads them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from pydantic import SecretStr
+
+
+class Endpoint(StrEnum):
+    """The OpenAI API operations the mesh routes; values are the URL path after ``/v1/``."""
+
+    CHAT = "chat/completions"
+    EMBEDDINGS = "embeddings"
+    SPEECH = "audio/speech"
+    TRANSCRIPTIONS = "audio/transcriptions"
+    TRANSLATIONS = "audio/translations"
+    IMAGES = "images/generations"
+
+
+# Feature names a model may declare and a request may require.
+FEATURES = frozenset(
+    {"tool_calling", "structured_output", "json_mode", "vision", "system_prompt", "assistant_prefill"}
+)
+DELIVERY_MODES = frozenset({"sync", "streaming", "batch"})
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    """One real model at one provider, as the router sees it."""
+
+    id: str  # the provider's own id: "gpt-4o"
+    provider: str  # "openai"
+    capabilities: frozenset[str]  # full dotted leaf IDs: "generation.text-generation.chat-completion"
+    features: frozenset[str] = frozenset({"system_prompt"})
+    delivery: frozenset[str] = frozenset({"sync", "streaming"})
+    context_window: int | None = None
+    max_output_tokens: int | None = None
+    input_price: float | None = None  # USD per 1M input tokens
+    output_price: float | None = None  # USD per 1M output tokens
+
+    @property
+    def key(self) -> str:
+        """The dotted, mesh-wide unique name: ``openai.gpt-4o``."""
+        return f"{self.provider}.{self.id}"
+
+    @property
+    def price_per_token(self) -> float | None:
+        if self.input_price is None or self.output_price is None:
+            return None
+        return (self.input_price + self.output_price) / 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderEndpoint:
+    """Where and how to reach one provider: the connector that speaks its dialect and its credentials."""
+
+    name: str  # "openai"
+    connector_id: str  # "openai.llm.v1"
+    base_url: str  # for OpenAI-dialect providers the API root incl. /v1: "https://api.openai.com/v1"
+    api_key: SecretStr | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"ProviderEndpoint(name={self.name!r}, connector_id={self.connector_id!r}, base_url={self.base_url!r})"
