@@ -1,0 +1,192 @@
+"""Secret stores and the ``${secrets:NAME}`` reference syntax.
+
+Owns where a secret's value comes from (environment, a ``.env`` file, inline values) behind the
+one-method ``SecretStore`` protocol, and substitution of references inside strings. It does not
+decide which config fields may hold references: ``modelmesh.config`` walks the config and calls
+``substitute``. Values never appear in a repr or an error message here; only names do.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from pydantic import SecretStr
+
+from modelmesh.errors import ConfigError
+
+SECRET_REFERENCE = re.compile(r"\$\{secrets:\s*([^}]*?)\s*\}")
+
+
+@runtime_checkable
+class SecretStore(Protocol):
+    """Anything that can look a secret up by name; ``None`` means "not here"."""
+
+    def get(self, name: str) -> str | None: ...
+
+
+def env_name(name: str) -> str:
+    """The environment-variable spelling of a secret name: ``openai-key`` -> ``OPENAI_KEY``."""
+    return name.upper().replace("-", "_").replace(".", "_")
+
+
+def _candidates(name: str) -> tuple[str, ...]:
+    alternate = env_name(name)
+    return (name,) if alternate == name else (name, alternate)
+
+
+class EnvSecretStore:
+    """``modelmesh.env.v1``: secrets from environment variables (``NAME``, then ``NAME`` upper-cased)."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        # None means the live os.environ, read at lookup time so monkeypatched variables are seen.
+        self._environ = environ
+
+    def get(self, name: str) -> str | None:
+        environ = os.environ if self._environ is None else self._environ
+        for candidate in _candidates(name):
+            value = environ.get(candidate)
+            if value is not None:
+                return value
+        return None
+
+    def __repr__(self) -> str:
+        return "EnvSecretStore()"
+
+
+class DotenvSecretStore:
+    """``modelmesh.dotenv.v1``: secrets from a ``.env`` file, falling back to the environment.
+
+    The file is parsed here (no python-dotenv): ``KEY=VALUE`` lines, ``export `` prefixes, ``#``
+    comments, single quotes (literal) and double quotes (``\\n``-style escapes, may span lines).
+    A missing file is an error only when the path was given explicitly.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str] | None = None, *, environ: Mapping[str, str] | None = None
+    ):
+        self.path = Path(path) if path is not None else Path(".env")
+        self._values: dict[str, SecretStr] = {}
+        if self.path.is_file():
+            try:
+                text = self.path.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise ConfigError(f"cannot read secrets file {str(self.path)!r}: {exc.strerror}") from None
+            self._values = {key: SecretStr(value) for key, value in parse_dotenv(text).items()}
+        elif path is not None:
+            raise ConfigError(f"secrets file {str(self.path)!r} not found")
+        self._fallback = EnvSecretStore(environ)
+
+    def get(self, name: str) -> str | None:
+        for candidate in _candidates(name):
+            if candidate in self._values:
+                return self._values[candidate].get_secret_value()
+        return self._fallback.get(name)
+
+    def __repr__(self) -> str:
+        return f"DotenvSecretStore(path={str(self.path)!r}, {len(self._values)} keys)"
+
+
+class MappingSecretStore:
+    """Secrets given inline (``secrets.values`` in a config, handy in tests)."""
+
+    def __init__(self, values: Mapping[str, str | SecretStr]) -> None:
+        self._values = {
+            key: value if isinstance(value, SecretStr) else SecretStr(value) for key, value in values.items()
+        }
+
+    def get(self, name: str) -> str | None:
+        value = self._values.get(name)
+        return None if value is None else value.get_secret_value()
+
+    def __repr__(self) -> str:
+        return f"MappingSecretStore({len(self._values)} keys)"
+
+
+class ChainSecretStore:
+    """The first store that knows a name wins."""
+
+    def __init__(self, *stores: SecretStore) -> None:
+        self.stores = stores
+
+    def get(self, name: str) -> str | None:
+        for store in self.stores:
+            value = store.get(name)
+            if value is not None:
+                return value
+        return None
+
+    def __repr__(self) -> str:
+        return f"ChainSecretStore({', '.join(repr(store) for store in self.stores)})"
+
+
+def references(text: str) -> list[str]:
+    """The secret names referenced in ``text``."""
+    return SECRET_REFERENCE.findall(text)
+
+
+def substitute(text: str, store: SecretStore) -> str:
+    """``text`` with every ``${secrets:NAME}`` replaced; raises ``KeyError(name)`` for an unknown name."""
+
+    def replace(match: re.Match[str]) -> str:
+        value = store.get(match.group(1))
+        if value is None:
+            raise KeyError(match.group(1))
+        return value
+
+    return SECRET_REFERENCE.sub(replace, text)
+
+
+# -- .env parsing ----------------------------------------------------------------------------------
+
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "$": "$"}
+_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+
+
+def parse_dotenv(text: str) -> dict[str, str]:
+    """Parse ``.env`` text; lines that are not ``KEY=VALUE`` are skipped, as python-dotenv does."""
+    values: dict[str, str] = {}
+    lines = text.splitlines()
+    index = 0
+    while index < len(lines):
+        line = lines[index].strip()
+        index += 1
+        if line.startswith("export "):
+            line = line[len("export ") :].lstrip()
+        key, sep, rest = line.partition("=")
+        key = key.strip()
+        if not sep or not _KEY.match(key):
+            continue
+        rest = rest.lstrip()
+        if rest[:1] in ("'", '"'):
+            quote = rest[0]
+            body = rest[1:]
+            # A quoted value may span lines (PEM keys); keep reading until its closing quote.
+            while _closing_quote(body, quote) < 0 and index < len(lines):
+                body += "\n" + lines[index]
+                index += 1
+            end = _closing_quote(body, quote)
+            body = body if end < 0 else body[:end]
+            values[key] = _unescape(body) if quote == '"' else body
+        else:
+            values[key] = re.split(r"\s+#", rest, maxsplit=1)[0].strip()
+    return values
+
+
+def _closing_quote(body: str, quote: str) -> int:
+    escaped = False
+    for position, char in enumerate(body):
+        if escaped:
+            escaped = False
+        elif char == "\\" and quote == '"':
+            escaped = True
+        elif char == quote:
+            return position
+    return -1
+
+
+def _unescape(body: str) -> str:
+    return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(0)), body)
