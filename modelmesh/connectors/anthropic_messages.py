@@ -275,6 +275,9 @@ def _content_blocks(content: Any, *, role: str) -> list[dict[str, Any]]:
                 if "cache_control" in part:
                     block["cache_control"] = part["cache_control"]
                 blocks.append(block)
+        elif kind == "refusal" and part.get("refusal"):
+            # An earlier model's refusal, replayed in the history: Claude sees it as what was said.
+            blocks.append({"type": "text", "text": part["refusal"]})
         elif kind == "image_url" and role in ("user", "tool"):
             blocks.append(_image_block(part["image_url"]))
         elif kind == "file" and role == "user":

@@ -95,6 +95,12 @@ def test_connector_satisfies_the_protocol_and_is_not_passthrough() -> None:
     assert conn.passthrough is False
 
 
+def test_registry_resolves_the_dialect_id_to_this_connector() -> None:
+    from modelmesh.registry import CONNECTORS
+
+    assert CONNECTORS.get("anthropic.claude.v1") is AnthropicMessagesConnector
+
+
 def test_request_goes_to_v1_messages_with_anthropic_headers() -> None:
     provider = ProviderEndpoint(
         name="anthropic",
@@ -228,6 +234,12 @@ def test_multi_part_content_with_data_and_http_images() -> None:
         {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}},
         {"type": "image", "source": {"type": "url", "url": "https://example.com/cat.jpg"}},
     ]
+
+
+def test_assistant_refusal_parts_from_another_model_replay_as_text() -> None:
+    refusal = {"role": "assistant", "content": [{"type": "refusal", "refusal": "I can't help with that."}]}
+    body = build(messages=[{"role": "user", "content": "x"}, refusal, {"role": "user", "content": "ok"}])
+    assert body["messages"][1] == {"role": "assistant", "content": "I can't help with that."}
 
 
 def test_unsupported_content_parts_are_a_clear_error() -> None:
