@@ -46,6 +46,5 @@ class NoProvidersError(ModelMeshError, RuntimeError):
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__(
-            message
-            or "No API keys found. Set at least one provider API key as an environment variable."
+            message or "No API keys found. Set at least one provider API key as an environment variable."
         )

@@ -74,7 +74,6 @@ class Registry(Generic[T]):
         return f"Registry({self.kind!r}, {len(self.ids())} components)"
 
 
-
 _P = "modelmesh.routing.policies"
 STRATEGIES: Registry[type] = Registry(
     "strategy",
@@ -91,8 +90,14 @@ STRATEGIES: Registry[type] = Registry(
     aliases={
         name: f"modelmesh.{name}.v1"
         for name in (
-            "stick-until-failure", "priority-selection", "round-robin", "cost-first",
-            "latency-first", "session-stickiness", "rate-limit-aware", "load-balanced",
+            "stick-until-failure",
+            "priority-selection",
+            "round-robin",
+            "cost-first",
+            "latency-first",
+            "session-stickiness",
+            "rate-limit-aware",
+            "load-balanced",
         )
     },
 )

@@ -64,6 +64,8 @@ class ProviderEndpoint:
     base_url: str  # for OpenAI-dialect providers the API root incl. /v1: "https://api.openai.com/v1"
     api_key: SecretStr | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    timeout_s: float | None = None  # caps the pools' read timeout for this provider
+    max_attempts: int | None = None  # overrides the pools' attempts per model for this provider
 
     def __repr__(self) -> str:
         return f"ProviderEndpoint(name={self.name!r}, connector_id={self.connector_id!r}, base_url={self.base_url!r})"

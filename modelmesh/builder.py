@@ -1,0 +1,166 @@
+"""Builds a running ``ModelMesh`` from a ``MeshConfig``: providers, their models, pools, state, outputs.
+
+All name checking that needs the whole picture happens here (a pool naming a provider that does not
+exist, a model filter matching nothing), so every mistake is reported with its config path.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from modelmesh import catalog
+from modelmesh.capabilities import CapabilityTree, default_tree, expand_capabilities
+from modelmesh.errors import ConfigError, UnknownNameError
+from modelmesh.mesh import ModelMesh
+from modelmesh.registry import CONNECTORS, OBSERVABILITY, STATE_STORES, STRATEGIES
+from modelmesh.routing.pool import Pool
+from modelmesh.types import FEATURES, ModelSpec, ProviderEndpoint
+
+if TYPE_CHECKING:
+    from modelmesh.config import MeshConfig, ProviderConfig
+
+
+def build_mesh(
+    config: MeshConfig,
+    *,
+    environ: Mapping[str, str] | None = None,
+    clock: Callable[[], float] = time.time,
+    rng: random.Random | None = None,
+) -> ModelMesh:
+    environ = os.environ if environ is None else environ
+    config = config.resolve_secrets()
+    tree = default_tree()
+    for custom in config.capabilities:
+        tree.add(custom)
+    providers: dict[str, ProviderEndpoint] = {}
+    connectors: dict[str, Any] = {}
+    models: dict[str, ModelSpec] = {}
+    for name, provider_config in config.providers.items():
+        if not provider_config.enabled:
+            continue
+        endpoint, specs = _provider(name, provider_config, tree, environ)
+        providers[name] = endpoint
+        connectors[name] = CONNECTORS.get(endpoint.connector_id, path=f"providers.{name}.connector")()
+        for spec in specs:
+            models[spec.key] = spec
+    for key, model_config in config.models.items():
+        if model_config.provider not in providers:
+            if model_config.provider in config.providers:
+                continue  # its provider is disabled
+            raise UnknownNameError(
+                "provider", model_config.provider, providers, path=f"models.{key}.provider"
+            )
+        spec = catalog.model_spec_from_config(key, model_config, tree)
+        models[spec.key] = spec
+    if not config.pools:
+        raise ConfigError(
+            "no pools configured: add a `pools` section or pass capabilities to create()", path="pools"
+        )
+    pools = {
+        name: _pool(name, pool_config, list(models.values()), providers, tree)
+        for name, pool_config in config.pools.items()
+    }
+    store = STATE_STORES.get(config.storage.store, path="storage.store")(**_store_options(config))
+    observer = OBSERVABILITY.get(config.observability.connector, path="observability.connector")(
+        path=config.observability.path, **config.observability.options
+    )
+    strategies = {name: STRATEGIES.canonical(p.strategy) for name, p in config.pools.items()}
+    return ModelMesh(
+        pools=pools,
+        providers=providers,
+        connectors=connectors,
+        store=store,
+        observer=observer,
+        clock=clock,
+        rng=rng,
+        strategies=strategies,
+    )
+
+
+def _provider(
+    name: str, config: ProviderConfig, tree: CapabilityTree, environ: Mapping[str, str]
+) -> tuple[ProviderEndpoint, list[ModelSpec]]:
+    if config.instance is not None:
+        instance = config.instance
+        return instance.endpoint(name), list(instance.model_specs(name, tree))
+    preset = catalog.presets().get(name)
+    connector = config.connector or (preset.connector if preset else "openai.compatible.v1")
+    CONNECTORS.canonical(connector, path=f"providers.{name}.connector")
+    base_url = config.base_url or (preset and preset.base_url_env and environ.get(preset.base_url_env))
+    base_url = base_url or (preset.base_url if preset else None)
+    if not base_url:
+        raise ConfigError(
+            f"provider {name!r} is not a known preset, so it needs a base_url",
+            path=f"providers.{name}.base_url",
+        )
+    if preset is not None and preset.base_url_env and preset.base_url_env.endswith("_HOST"):
+        base_url = _api_root(base_url)
+    endpoint = ProviderEndpoint(name, connector, base_url, config.api_key, dict(config.headers))
+    defaults = catalog.default_models(name) if preset else []
+    if config.models is None:
+        specs = defaults
+    else:
+        by_id = {m.id: m for m in defaults}
+        groups = preset.capabilities if preset else expand_capabilities("chat", tree)
+        specs = [by_id.get(model_id) or _generic_spec(model_id, name, groups) for model_id in config.models]
+    if config.discover:
+        from modelmesh.discovery import discover_models
+
+        known = {m.id for m in specs}
+        groups = preset.capabilities if preset else expand_capabilities("chat", tree)
+        specs += [_generic_spec(i, name, groups) for i in discover_models(endpoint) if i not in known]
+    return endpoint, specs
+
+
+def _api_root(host: str) -> str:
+    host = host if "://" in host else f"http://{host}"
+    return host.rstrip("/") if host.rstrip("/").endswith("/v1") else host.rstrip("/") + "/v1"
+
+
+def _generic_spec(model_id: str, provider: str, capabilities: frozenset[str]) -> ModelSpec:
+    """A model we know only by name: assume it can do what its provider offers, features included."""
+    return ModelSpec(id=model_id, provider=provider, capabilities=capabilities, features=FEATURES)
+
+
+def _pool(
+    name: str,
+    config: Any,
+    models: list[ModelSpec],
+    providers: dict[str, ProviderEndpoint],
+    tree: CapabilityTree,
+) -> Pool:
+    path = f"pools.{name}"
+    try:
+        capability = tree.resolve(config.capability or name)
+    except UnknownNameError as exc:
+        raise UnknownNameError("capability", exc.name, exc.valid, path=f"{path}.capability") from None
+    leaves = tree.leaves_under(capability)
+    members = [m for m in models if m.capabilities & leaves]
+    if config.providers is not None:
+        for provider in config.providers:
+            if provider not in providers:
+                raise UnknownNameError("provider", provider, providers, path=f"{path}.providers")
+        members = [m for m in members if m.provider in config.providers]
+    if config.models is not None:
+        wanted = list(config.models)
+        candidates = members
+        members = [m for m in members if m.id in wanted or m.key in wanted]
+        if not members:  # a filter may name models of other pools too; it must match one of this pool's
+            known = sorted({m.id for m in candidates})
+            raise UnknownNameError("model", wanted[0], known, path=f"{path}.models")
+    policy_cls = STRATEGIES.get(config.strategy, path=f"{path}.strategy")
+    return Pool(name, capability, members, config, policy_cls(config))
+
+
+def _store_options(config: MeshConfig) -> dict[str, Any]:
+    storage = config.storage
+    options: dict[str, Any] = {"prefix": storage.prefix}
+    if storage.path:
+        options["path"] = storage.path
+    if storage.url is not None:
+        options["url"] = storage.url.get_secret_value()
+    return options

@@ -1,0 +1,87 @@
+"""Auto-detection: which providers the environment (or ``api_keys``) makes available, as config.
+
+Turns the seed's ``create()`` arguments into a ``MeshConfig`` so that every layer of the convenience API
+ends in the same place: ``build_mesh(config)``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from modelmesh import catalog
+from modelmesh.capabilities import PREDEFINED_POOLS, resolve_pool
+from modelmesh.errors import NoProvidersError, UnknownNameError
+
+
+def detected_providers(
+    environ: Mapping[str, str] | None = None,
+    *,
+    only: Sequence[str] | None = None,
+    api_keys: Mapping[str, str] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Provider config sections for every provider with a key (or, keyless, with its host variable set)."""
+    environ = os.environ if environ is None else environ
+    presets = catalog.presets()
+    for name in list(only or []) + list(api_keys or {}):
+        if name not in presets:
+            raise UnknownNameError(
+                "provider", name, presets, path="providers" if name in (only or []) else "api_keys"
+            )
+    found: dict[str, dict[str, Any]] = {}
+    for name, preset in presets.items():
+        if only is not None and name not in only:
+            continue
+        section: dict[str, Any] = {}
+        if api_keys is not None:
+            if name not in api_keys:
+                continue
+            section["api_key"] = api_keys[name]
+        elif preset.key_env:
+            if not environ.get(preset.key_env):
+                continue
+            section["api_key"] = environ[preset.key_env]
+        elif not (preset.base_url_env and environ.get(preset.base_url_env)):
+            continue  # a keyless local server is used only when its host is named
+        if preset.base_url_env and environ.get(preset.base_url_env):
+            section["base_url"] = environ[preset.base_url_env]
+        if preset.discover:
+            section["discover"] = True
+        found[name] = section
+    if not found:
+        raise NoProvidersError()
+    return found
+
+
+def autodetect_config(
+    capabilities: Sequence[str],
+    *,
+    pool: str | None,
+    providers: Sequence[str] | None,
+    models: Sequence[str] | None,
+    strategy: str,
+    api_keys: Mapping[str, str] | None,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The config dict for create()'s layers 0, 1 and 1b (no explicit config)."""
+    if pool is not None and capabilities:
+        raise ValueError(
+            "Pass either capabilities or pool=, not both: a predefined pool defines its capabilities."
+        )
+    if pool is None and not capabilities:
+        raise ValueError("Specify capabilities, pool, or config")
+    if pool is not None:
+        pools = {pool: {"capability": resolve_pool(pool), "strategy": strategy}}
+    else:
+        pools = {name: {"capability": name, "strategy": strategy} for name in capabilities}
+    if models is not None:
+        for section in pools.values():
+            section["models"] = list(models)
+    return {
+        "providers": detected_providers(environ, only=providers, api_keys=api_keys),
+        "pools": pools,
+    }
+
+
+__all__ = ["PREDEFINED_POOLS", "autodetect_config", "detected_providers"]

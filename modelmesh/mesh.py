@@ -1,0 +1,338 @@
+"""``ModelMesh``: the running router behind a client — pools, providers, state, observability.
+
+It is the environment every ``RoutingRun`` works in, the entry point the transports call with each SDK
+request, and the object behind ``client.mesh`` with the extras (pool status, rotation, providers).
+Building one from configuration is ``modelmesh.builder``'s job, not this module's.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx2
+
+from modelmesh.connectors.base import Connector, InboundRequest
+from modelmesh.errors import UnknownNameError
+from modelmesh.exchange import inbound_request, local_error, requested_model
+from modelmesh.routing.pool import Pool
+from modelmesh.routing.run import Attempt, Exhausted, Observer, RoutingRun
+from modelmesh.state.base import StateStore
+from modelmesh.streaming import StreamMonitor
+from modelmesh.types import Endpoint, ModelSpec, ProviderEndpoint
+from modelmesh.usage import UsageLedger
+
+# Leaves (by prefix) that make a model eligible for a non-chat endpoint; chat takes every other model.
+_ENDPOINT_CAPABILITIES = {
+    Endpoint.EMBEDDINGS: ("representation.embeddings.",),
+    Endpoint.SPEECH: ("generation.audio-generation.text-to-speech",),
+    Endpoint.TRANSCRIPTIONS: ("understanding.audio-understanding.speech-to-text",),
+    Endpoint.TRANSLATIONS: ("understanding.audio-understanding.speech-to-text",),
+    Endpoint.IMAGES: ("generation.image-generation.",),
+}
+_SPECIAL = tuple(p for prefixes in _ENDPOINT_CAPABILITIES.values() for p in prefixes)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelStatus:
+    model: str  # dotted key
+    provider: str
+    active: bool
+    reason: str | None = None
+    back_in_s: float | None = None  # None: active, or manual recovery
+
+
+@dataclass(frozen=True, slots=True)
+class PoolStatus:
+    """``client.pool_status()[name]``: health of one pool."""
+
+    name: str
+    active: int
+    standby: int
+    total: int
+    current_model: str | None
+    strategy: str
+    models: list[ModelStatus] = field(default_factory=list)
+
+
+class ModelMesh:
+    def __init__(
+        self,
+        *,
+        pools: dict[str, Pool],
+        providers: dict[str, ProviderEndpoint],
+        connectors: dict[str, Connector],
+        store: StateStore,
+        observer: Observer,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+        strategies: dict[str, str] | None = None,
+    ) -> None:
+        self.pools = pools
+        self.providers = providers
+        self._connectors = connectors
+        self.store = store
+        self.observer = observer
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.usage = UsageLedger()
+        self._strategies = strategies or {}
+        self._views: dict[tuple[str, Endpoint], Pool] = {}
+        self._last_model: dict[str, str] = {}
+        self._secrets = [p.api_key.get_secret_value() for p in providers.values() if p.api_key]
+        self._secrets = [s for s in self._secrets if len(s) >= 4]
+
+    # -- the RoutingEnv side -------------------------------------------------------------------------
+
+    def connector_for(self, provider: str) -> Connector:
+        return self._connectors[provider]
+
+    def redact(self, data: bytes) -> bytes:
+        for secret in self._secrets:
+            if secret.encode() in data:
+                data = data.replace(secret.encode(), b"[redacted]")
+        return data
+
+    def begin(self, request: httpx2.Request) -> RoutingRun | httpx2.Response:
+        """Start routing one SDK request, or answer it locally (model listing, unknown pool)."""
+        inbound = inbound_request(request)
+        if inbound is None:
+            return self._local(request)
+        name = requested_model(inbound)
+        pool = self._view(name, inbound.endpoint) if name else None
+        if pool is None:
+            return self._unknown_model(name, inbound)
+        if not pool.models:
+            message = (
+                f"pool {pool.name!r} serves {pool.capability!r} and has no model for the "
+                f"{inbound.endpoint.value} endpoint. Pools: {', '.join(sorted(self.pools))}."
+            )
+            return local_error(400, message, "endpoint_not_served", "model")
+        header = pool.config.session.header
+        session = inbound.headers.get(header) or (inbound.body or {}).get("user")
+        return RoutingRun(self, pool, inbound, session if isinstance(session, str) else None)
+
+    def request_finished(self, run: RoutingRun, attempt: Attempt, body: bytes) -> None:
+        usage = _usage_of(body) if run.request.endpoint is not Endpoint.SPEECH else None
+        self._finish(run, attempt.model, usage, "ok")
+
+    def stream_finished(self, run: RoutingRun, attempt: Attempt, monitor: StreamMonitor) -> None:
+        outcome = "ok" if monitor.finished or monitor.done else "interrupted"
+        self._finish(run, attempt.model, monitor.usage, outcome)
+
+    def request_failed(self, run: RoutingRun, step: Exhausted) -> None:
+        if self.observer.enabled:
+            self.observer.emit(
+                {
+                    "event": "request",
+                    "pool": run.pool.name,
+                    "model": None,
+                    "outcome": "failed",
+                    "error": self.redact(step.message.encode()).decode(),
+                    "attempts": len(run.records),
+                    "failovers": run.failovers,
+                }
+            )
+
+    def _finish(self, run: RoutingRun, model: ModelSpec, usage: dict[str, Any] | None, outcome: str) -> None:
+        self._last_model[run.pool.name] = model.key
+        self.usage.record(run.pool.name, model, usage)
+        if self.observer.enabled:
+            usage = usage or {}
+            self.observer.emit(
+                {
+                    "event": "request",
+                    "pool": run.pool.name,
+                    "model": model.id,
+                    "provider": model.provider,
+                    "outcome": outcome,
+                    "attempts": len(run.records),
+                    "failovers": run.failovers,
+                    "prompt_tokens": usage.get("prompt_tokens"),
+                    "completion_tokens": usage.get("completion_tokens"),
+                }
+            )
+
+    # -- pools ---------------------------------------------------------------------------------------
+
+    def _view(self, name: str, endpoint: Endpoint) -> Pool | None:
+        """The pool ``name`` restricted to models that serve ``endpoint`` (cached)."""
+        view = self._views.get((name, endpoint))
+        if view is not None:
+            return view
+        pool = self.pools.get(name) or self._direct(name)
+        if pool is None:
+            return None
+        prefixes = _ENDPOINT_CAPABILITIES.get(endpoint)
+        if prefixes is None:
+            members = [m for m in pool.models if any(not c.startswith(_SPECIAL) for c in m.capabilities)]
+        else:
+            members = [m for m in pool.models if any(c.startswith(prefixes) for c in m.capabilities)]
+        view = Pool(pool.name, pool.capability, members, pool.config, pool.policy)
+        self._views[(name, endpoint)] = view
+        return view
+
+    def _direct(self, name: str) -> Pool | None:
+        """A one-model pool for a request that names a real model (``gpt-4o`` or ``openai.gpt-4o``)."""
+        for pool in self.pools.values():
+            for model in pool.models:
+                if name in (model.id, model.key):
+                    return Pool(model.key, pool.capability, [model], pool.config, pool.policy)
+        return None
+
+    def pool(self, name: str) -> Pool:
+        try:
+            return self.pools[name]
+        except KeyError:
+            raise UnknownNameError("pool", name, self.pools) from None
+
+    def list_pools(self) -> list[Pool]:
+        return list(self.pools.values())
+
+    def pool_status(self) -> dict[str, PoolStatus]:
+        now = self.clock()
+        return {name: self._status(pool, now) for name, pool in self.pools.items()}
+
+    def _status(self, pool: Pool, now: float) -> PoolStatus:
+        states = self.store.read_models([m.key for m in pool.models])
+        models = []
+        for model in pool.models:
+            state = states[model.key]
+            provider = self.store.read_provider(model.provider)
+            if not provider.is_active(now):
+                until, reason = provider.disabled_until, f"provider: {provider.reason}"
+            elif not state.is_active(now):
+                until, reason = state.standby_until, state.standby_reason
+            else:
+                models.append(ModelStatus(model.key, model.provider, True))
+                continue
+            back = None if until is None or math.isinf(until) else round(max(until - now, 0.0), 1)
+            models.append(ModelStatus(model.key, model.provider, False, reason, back))
+        active = sum(1 for m in models if m.active)
+        return PoolStatus(
+            pool.name,
+            active,
+            len(models) - active,
+            len(models),
+            self._current(pool, now),
+            self._strategies.get(pool.name, type(pool.policy).__name__),
+            models,
+        )
+
+    def _current(self, pool: Pool, now: float) -> str | None:
+        key = self.store.read_pool(pool.name).current or self._last_model.get(pool.name)
+        candidates = [m for m in pool.models if self._is_active(m, now)]
+        model = next((m for m in candidates if m.key == key), candidates[0] if candidates else None)
+        return model.id if model else None
+
+    def _is_active(self, model: ModelSpec, now: float) -> bool:
+        state = self.store.read_models([model.key])[model.key]
+        return state.is_active(now) and self.store.read_provider(model.provider).is_active(now)
+
+    def active_providers(self) -> list[str]:
+        now = self.clock()
+        names: list[str] = []
+        for pool in self.pools.values():
+            for model in pool.models:
+                if model.provider not in names and self._is_active(model, now):
+                    names.append(model.provider)
+        return names
+
+    def rotate(self, pool_name: str) -> str | None:
+        """Move the pool's current model to standby and select the next active one; returns its id."""
+        pool = self.pool(pool_name)
+        now = self.clock()
+        current_id = self._current(pool, now)
+        current = next((m for m in pool.models if m.id == current_id), None)
+        if current is not None:
+            cooldown = pool.config.recovery.cooldown_s
+            until = math.inf if pool.config.recovery.mode == "manual" else now + cooldown
+
+            def standby(state: Any) -> None:
+                state.standby_until, state.standby_reason = until, "manual rotation"
+
+            self.store.update_model(current.key, standby)
+        start = pool.index_of(current.key) + 1 if current else 0
+        ordered = pool.models[start:] + pool.models[:start]
+        chosen = next((m for m in ordered if self._is_active(m, now)), None)
+        self.store.update_pool(pool.name, lambda s: setattr(s, "current", chosen.key if chosen else None))
+        if self.observer.enabled:
+            self.observer.emit(
+                {
+                    "event": "rotation",
+                    "pool": pool.name,
+                    "from": current.key if current else None,
+                    "to": chosen.key if chosen else None,
+                    "reason": "manual",
+                }
+            )
+        return chosen.id if chosen else None
+
+    def models(self) -> list[ModelSpec]:
+        seen: dict[str, ModelSpec] = {}
+        for pool in self.pools.values():
+            for model in pool.models:
+                seen.setdefault(model.key, model)
+        return list(seen.values())
+
+    # -- local answers -------------------------------------------------------------------------------
+
+    def _local(self, request: httpx2.Request) -> httpx2.Response:
+        path = request.url.path.rstrip("/")
+        if request.method == "GET" and path.endswith("/models"):
+            return httpx2.Response(
+                200, json={"object": "list", "data": [_model_card(m) for m in self.models()]}
+            )
+        if request.method == "GET" and "/models/" in path:
+            wanted = path.rsplit("/models/", 1)[1]
+            for model in self.models():
+                if wanted in (model.id, model.key):
+                    return httpx2.Response(200, json=_model_card(model))
+            return local_error(404, f"The model {wanted!r} is not in any pool.", "model_not_found")
+        routed = ", ".join(f"/v1/{e.value}" for e in Endpoint)
+        return local_error(
+            404,
+            f"ModelMesh does not route {request.method} {path}. Routed: {routed}, /v1/models.",
+            "unknown_url",
+        )
+
+    def _unknown_model(self, name: str | None, inbound: InboundRequest) -> httpx2.Response:
+        pools = ", ".join(sorted(self.pools)) or "(none)"
+        message = (
+            f"Unknown model {name!r}: ModelMesh routes by pool name (or a real model id in a pool). "
+            f"Valid pools: {pools}."
+        )
+        return local_error(404, message, "model_not_found", "model")
+
+    def close(self) -> None:
+        self.store.close()
+        close = getattr(self.observer, "close", None)
+        if close is not None:
+            close()
+
+    def __repr__(self) -> str:
+        return f"ModelMesh(pools={sorted(self.pools)}, providers={sorted(self.providers)})"
+
+
+def _model_card(model: ModelSpec) -> dict[str, Any]:
+    return {"id": model.id, "object": "model", "created": 0, "owned_by": model.provider}
+
+
+def _usage_of(body: bytes) -> dict[str, Any] | None:
+    """The ``usage`` object of a JSON body without parsing the rest (it is usually at the end)."""
+    index = body.rfind(b'"usage"')
+    if index < 0:
+        return None
+    start = body.find(b"{", index)
+    if start < 0:
+        return None
+    try:
+        value, _ = json.JSONDecoder().raw_decode(body[start:].decode("utf-8", "replace"))
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None

@@ -1,0 +1,66 @@
+"""``modelmesh.console.v1``: coloured, human-readable lines on stderr for development.
+
+Uses rich when it is installed (the ``console`` extra) and plain ANSI colours otherwise.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import Any, TextIO
+
+_COLOURS = {"ok": "32", "failover": "33", "deactivation": "31", "rotation": "35", "failed": "31"}
+
+
+class ConsoleObserver:
+    enabled = True
+
+    def __init__(self, path: str | None = None, stream: TextIO | None = None, **_options: Any) -> None:
+        self._stream = stream or sys.stderr
+        self._lock = threading.Lock()
+
+    def emit(self, event: dict[str, Any]) -> None:
+        line, colour = format_event(event)
+        text = f"\x1b[{colour}m{line}\x1b[0m" if self._stream.isatty() else line
+        with self._lock:
+            print(text, file=self._stream)
+
+    def close(self) -> None:
+        return None
+
+
+def format_event(event: dict[str, Any]) -> tuple[str, str]:
+    """A one-line summary of an event and its ANSI colour code."""
+    kind = event.get("event")
+    pool = event.get("pool", "")
+    if kind == "attempt":
+        outcome = event.get("outcome")
+        status = f" HTTP {event['status']}" if event.get("status") else ""
+        line = (
+            f"[modelmesh] {pool}: attempt {event.get('attempt')} -> {event.get('provider')}/"
+            f"{event.get('model')} {outcome}{status} in {event.get('latency_ms')} ms"
+        )
+        return line, _COLOURS["ok"] if outcome == "ok" else "33"
+    if kind == "decision":
+        return f"[modelmesh] {pool}: selected {event.get('model')} of {event.get('candidates')} candidates", "34"
+    if kind == "failover":
+        return (
+            f"[modelmesh] {pool}: failover {event.get('from')} -> {event.get('to')} ({event.get('reason')})",
+            _COLOURS["failover"],
+        )
+    if kind == "deactivation":
+        target = event.get("model") or event.get("provider")
+        return f"[modelmesh] {event.get('scope')} {target} to standby: {event.get('reason')}", _COLOURS[
+            "deactivation"
+        ]
+    if kind == "rotation":
+        return f"[modelmesh] {pool}: rotated {event.get('from')} -> {event.get('to')}", _COLOURS["rotation"]
+    if kind == "request":
+        if event.get("outcome") == "failed":
+            return f"[modelmesh] {pool}: request failed: {event.get('error')}", _COLOURS["failed"]
+        return (
+            f"[modelmesh] {pool}: answered by {event.get('provider')}/{event.get('model')} "
+            f"({event.get('attempts')} attempts, {event.get('prompt_tokens')}+"
+            f"{event.get('completion_tokens')} tokens)"
+        ), "36"
+    return f"[modelmesh] {event}", "0"

@@ -1,0 +1,18 @@
+"""``modelmesh.null.v1``: the default output. ``enabled = False`` lets the router skip building events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class NullObserver:
+    enabled = False
+
+    def __init__(self, **_options: Any) -> None:
+        pass
+
+    def emit(self, event: dict[str, Any]) -> None:
+        return None
+
+    def close(self) -> None:
+        return None

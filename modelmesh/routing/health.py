@@ -1,0 +1,127 @@
+"""Deactivation and recovery: how one attempt's outcome changes a model's or provider's health.
+
+A model goes to standby after ``failure_threshold`` consecutive failures, when its recent error rate
+passes ``error_rate``, or at once on a status in ``model_statuses``. Standby ends after the cooldown
+(or never, in manual recovery). A model back from standby is half-open: its next failure sends it
+straight back, so an outage costs one probe per cooldown rather than one per request.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Protocol
+
+from modelmesh.connectors.base import Failure
+from modelmesh.state.base import LATENCY_WINDOW, ModelState, ProviderState
+
+
+class DeactivationSettings(Protocol):
+    failure_threshold: int
+    error_rate: float | None
+    window: int
+    provider_statuses: list[int]
+    model_statuses: list[int]
+
+
+class RecoverySettings(Protocol):
+    mode: str
+    cooldown_s: float
+
+
+def standby_until(recovery: RecoverySettings, now: float) -> float:
+    return math.inf if recovery.mode == "manual" else now + recovery.cooldown_s
+
+
+def record_success(state: ModelState, latency_s: float, headers: Mapping[str, str]) -> None:
+    state.requests += 1
+    state.consecutive_failures = 0
+    state.standby_until = None
+    state.standby_reason = None
+    state.not_before = None
+    _push(state.recent, True, LATENCY_WINDOW)
+    _push(state.latencies, latency_s, LATENCY_WINDOW)
+    read_rate_limits(state, headers)
+
+
+def record_failure(
+    state: ModelState,
+    failure: Failure,
+    deactivation: DeactivationSettings,
+    recovery: RecoverySettings,
+    now: float,
+) -> str | None:
+    """Count a failed attempt; returns the standby reason when it took the model out, else None."""
+    state.requests += 1
+    state.failures += 1
+    state.consecutive_failures += 1
+    _push(state.recent, False, max(deactivation.window, 1))
+    read_rate_limits(state, failure.headers)
+    half_open = state.standby_until is not None
+    reason = None
+    if failure.status in deactivation.model_statuses:
+        reason = f"HTTP {failure.status}"
+    elif half_open:
+        reason = f"failed its recovery probe ({failure.kind.value})"
+    elif state.consecutive_failures >= deactivation.failure_threshold:
+        reason = f"{state.consecutive_failures} consecutive failures ({failure.kind.value})"
+    elif deactivation.error_rate is not None and len(state.recent) >= max(2, deactivation.window // 2):
+        rate = state.recent.count(False) / len(state.recent)
+        if rate >= deactivation.error_rate:
+            reason = f"error rate {rate:.0%} over {len(state.recent)} requests"
+    if reason is not None:
+        state.standby_until = standby_until(recovery, now)
+        state.standby_reason = reason
+    elif failure.retry_after_s:
+        state.not_before = now + failure.retry_after_s
+    return reason
+
+
+def disable_provider(state: ProviderState, failure: Failure, recovery: RecoverySettings, now: float) -> None:
+    state.disabled_until = standby_until(recovery, now)
+    state.reason = f"HTTP {failure.status}: {failure.message[:120]}"
+
+
+def read_rate_limits(state: ModelState, headers: Mapping[str, str]) -> None:
+    """Rate-limit headroom from OpenAI-style and Anthropic-style headers, when present."""
+    if not headers:
+        return
+    for field, names in _RATE_LIMIT_HEADERS.items():
+        for name in names:
+            value = headers.get(name)
+            if value is not None:
+                try:
+                    setattr(state, field, int(float(value)))
+                except ValueError:
+                    pass
+                break
+
+
+_RATE_LIMIT_HEADERS = {
+    "ratelimit_remaining_requests": (
+        "x-ratelimit-remaining-requests",
+        "anthropic-ratelimit-requests-remaining",
+    ),
+    "ratelimit_limit_requests": ("x-ratelimit-limit-requests", "anthropic-ratelimit-requests-limit"),
+    "ratelimit_remaining_tokens": ("x-ratelimit-remaining-tokens", "anthropic-ratelimit-tokens-remaining"),
+    "ratelimit_limit_tokens": ("x-ratelimit-limit-tokens", "anthropic-ratelimit-tokens-limit"),
+}
+
+
+def used_fraction(state: ModelState) -> float | None:
+    """The larger of the used request and token fractions, or None when no headers were seen."""
+    fractions = [
+        1 - remaining / limit
+        for remaining, limit in (
+            (state.ratelimit_remaining_requests, state.ratelimit_limit_requests),
+            (state.ratelimit_remaining_tokens, state.ratelimit_limit_tokens),
+        )
+        if remaining is not None and limit
+    ]
+    return max(fractions) if fractions else None
+
+
+def _push(window: list, value: object, size: int) -> None:
+    window.append(value)
+    if len(window) > size:
+        del window[: len(window) - size]

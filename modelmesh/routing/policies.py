@@ -1,0 +1,184 @@
+"""The built-in selection strategies, registered as ``modelmesh.<name>.v1``.
+
+Each orders the candidates of one request (already filtered to healthy models that can serve it); the run
+tries them in that order. A policy is built once per pool from its ``PoolConfig``.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import TYPE_CHECKING, Any
+
+from modelmesh.routing.health import used_fraction
+from modelmesh.routing.pool import SelectionContext
+from modelmesh.types import ModelSpec
+
+if TYPE_CHECKING:
+    from modelmesh.config import PoolConfig
+
+
+class BasePolicy:
+    """Pool order, no memory. Subclasses override ``order`` and, when they remember, ``on_success``."""
+
+    def __init__(self, config: PoolConfig | None = None) -> None:
+        self.config = config
+
+    def order(self, ctx: SelectionContext, candidates: list[ModelSpec]) -> list[ModelSpec]:
+        return list(candidates)
+
+    def on_success(self, ctx: SelectionContext, model: ModelSpec) -> None:
+        return None
+
+
+class StickUntilFailurePolicy(BasePolicy):
+    """Keep one current model; move to the next active one only when the current is deactivated."""
+
+    def order(self, ctx: SelectionContext, candidates: list[ModelSpec]) -> list[ModelSpec]:
+        pool = ctx.pool
+        current = ctx.store.read_pool(pool.name).current
+        start = max(pool.index_of(current), 0) if current else 0
+        rotated = pool.models[start:] + pool.models[:start]
+        if current is None or not ctx.is_active(rotated[0]):
+            chosen = next((m for m in rotated if ctx.is_active(m)), None)
+            if chosen is not None and chosen.key != current:
+                ctx.store.update_pool(pool.name, lambda s: setattr(s, "current", chosen.key))
+        allowed = {m.key for m in candidates}
+        return [m for m in rotated if m.key in allowed]
+
+
+class PrioritySelectionPolicy(BasePolicy):
+    """``model_priority``, then ``provider_priority``, then the fallback strategy; recovered models lead."""
+
+    def __init__(self, config: PoolConfig | None = None) -> None:
+        super().__init__(config)
+        from modelmesh.registry import STRATEGIES
+
+        fallback = getattr(config, "fallback_strategy", "stick-until-failure") if config else None
+        fallback_cls = STRATEGIES.get(fallback or "stick-until-failure")
+        self.fallback: BasePolicy = (
+            BasePolicy(config) if fallback_cls is PrioritySelectionPolicy else fallback_cls(config)
+        )
+
+    def order(self, ctx: SelectionContext, candidates: list[ModelSpec]) -> list[ModelSpec]:
+        models = list(getattr(self.config, "model_priority", []) or [])
+        providers = list(getattr(self.config, "provider_priority", []) or [])
+
+        def rank(model: ModelSpec) -> tuple[int, int]:
+            by_model = _position(models, model.id, model.key)
+            return by_model, _position(providers, model.provider)
+
+        ranked = [m for m in candidates if rank(m) != (len(models), len(providers))]
+        ranked.sort(key=rank)
+        rest = [m for m in candidates if m not in ranked]
+        return ranked + self.fallback.order(ctx, rest)
+
+
+class RoundRobinPolicy(BasePolicy):
+    """Cycle over the active models, one step per request."""
+
+    def order(self, ctx: SelectionContext, candidates: list[ModelSpec]) -> list[ModelSpec]:
+        if not candidates:
+            return []
+
+        def advance(state: Any) -> int:
+            state.cursor += 1
+            return int(state.cursor - 1)
+
+        turn = ctx.store.update_pool(ctx.pool.name, advance) % len(candidates)
+        return candidates[turn:] + candidates[:turn]
+
+
+class CostFirstPolicy(BasePolicy):
+    """Cheapest first by input + output price per token; an unknown price ranks last."""
+
+    def order(self, ctx: SelectionContext, candidates: list[ModelSpec]) -> list[ModelSpec]:
+        def cost(model: ModelSpec) -> tuple[bool, float]:
+            price = model.price_per_token
+            return price is None, price or 0.0
+
+        return sorted(candidates, key=cost)
+
+
+class LatencyFirstPolicy(BasePolicy):
+    """Lowest median of recent latencies first; an unmeasured model is given the median of the rest."""
+
+    def order(self, ctx: SelectionContext, candidates: list[ModelSpec]) -> list[ModelSpec]:
+        medians: dict[str, float] = {}
+        for model in candidates:
+            state = ctx.states.get(model.key)
+            if state is not None and state.latencies:
+                medians[model.key] = statistics.median(state.latencies)
+        default = statistics.median(medians.values()) if medians else 0.0
+        return sorted(candidates, key=lambda m: medians.get(m.key, default))
+
+
+class SessionStickinessPolicy(BasePolicy):
+    """Keep a session on one model while it is active; ``strict`` fails, ``fallback`` rebinds when not."""
+
+    def order(self, ctx: SelectionContext, candidates: list[ModelSpec]) -> list[ModelSpec]:
+        fallback = RoundRobinPolicy(self.config).order(ctx, candidates)
+        if ctx.session_id is None:
+            return fallback
+        bound = ctx.store.read_pool(ctx.pool.name).sessions.get(ctx.session_id)
+        if bound is None or bound[1] <= ctx.now:
+            return fallback
+        model = next((m for m in candidates if m.key == bound[0]), None)
+        if model is not None:
+            return [model] + [m for m in fallback if m is not model]
+        session = getattr(self.config, "session", None)
+        return [] if getattr(session, "mode", "fallback") == "strict" else fallback
+
+    def on_success(self, ctx: SelectionContext, model: ModelSpec) -> None:
+        if ctx.session_id is None:
+            return
+        session = getattr(self.config, "session", None)
+        expires = ctx.now + float(getattr(session, "ttl_s", 3600.0))
+        session_id, now = ctx.session_id, ctx.now
+
+        def bind(state: Any) -> None:
+            for key in [k for k, (_, until) in state.sessions.items() if until <= now]:
+                del state.sessions[key]
+            state.sessions[session_id] = (model.key, expires)
+
+        ctx.store.update_pool(ctx.pool.name, bind)
+
+
+class RateLimitAwarePolicy(StickUntilFailurePolicy):
+    """Stick to one model, but move off it before its rate-limit headroom runs out (threshold used)."""
+
+    def order(self, ctx: SelectionContext, candidates: list[ModelSpec]) -> list[ModelSpec]:
+        threshold = float(getattr(self.config, "rate_limit_threshold", 0.8) or 0.8)
+
+        def exhausted(model: ModelSpec) -> bool:
+            state = ctx.states.get(model.key)
+            used = used_fraction(state) if state is not None else None
+            return used is not None and used >= threshold
+
+        ordered = super().order(ctx, candidates)
+        return [m for m in ordered if not exhausted(m)] + [m for m in ordered if exhausted(m)]
+
+
+class LoadBalancedPolicy(BasePolicy):
+    """Weighted random order, weights in proportion to rate-limit headroom (unknown headroom = full)."""
+
+    def order(self, ctx: SelectionContext, candidates: list[ModelSpec]) -> list[ModelSpec]:
+        remaining = list(candidates)
+        ordered: list[ModelSpec] = []
+        while remaining:
+            weights = [_headroom(ctx, m) for m in remaining]
+            pick = ctx.rng.choices(range(len(remaining)), weights=weights)[0]
+            ordered.append(remaining.pop(pick))
+        return ordered
+
+
+def _headroom(ctx: SelectionContext, model: ModelSpec) -> float:
+    state = ctx.states.get(model.key)
+    used = used_fraction(state) if state is not None else None
+    return max(1.0 - used, 0.01) if used is not None else 1.0
+
+
+def _position(order: list[str], *names: str) -> int:
+    for index, entry in enumerate(order):
+        if entry in names:
+            return index
+    return len(order)

@@ -1,0 +1,359 @@
+"""One request's routing as a pure state machine, driven by the sync and async transports alike.
+
+The driver asks ``next_step()`` and gets an ``Attempt`` (send this), a ``Wait`` (sleep this long) or an
+``Exhausted`` (stop; answer the caller with this). It reports each attempt with ``succeeded`` or
+``failed``. All decisions live here, once: candidate filtering, policy order, retry on the same model,
+failover, deactivation, the overall deadline. No I/O, no real clock, no global RNG.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from modelmesh.connectors.base import Connector, Failure, FailureKind, InboundRequest, OutboundRequest
+from modelmesh.routing import health
+from modelmesh.routing.pool import Pool, SelectionContext
+from modelmesh.routing.requirements import Requirements, requirements_of
+from modelmesh.routing.retry import backoff_s
+from modelmesh.state.base import StateStore
+from modelmesh.types import ModelSpec, ProviderEndpoint
+
+
+class Observer(Protocol):
+    enabled: bool
+
+    def emit(self, event: dict[str, Any]) -> None: ...
+
+
+class RoutingEnv(Protocol):
+    """What a run needs from the mesh around it."""
+
+    store: StateStore
+    providers: dict[str, ProviderEndpoint]
+    observer: Observer
+    clock: Callable[[], float]
+    rng: random.Random
+
+    def connector_for(self, provider: str) -> Connector: ...
+
+    def redact(self, data: bytes) -> bytes: ...
+
+
+@dataclass(slots=True)
+class Attempt:
+    number: int
+    model: ModelSpec
+    provider: ProviderEndpoint
+    connector: Connector
+    outbound: OutboundRequest
+    connect_s: float
+    read_s: float
+    first_token_s: float
+    started_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Exhausted:
+    """The run is over without a success. ``status`` None means a transport-level failure (timeout etc.)."""
+
+    kind: FailureKind | None
+    message: str
+    status: int | None
+    headers: Mapping[str, str]
+    body: bytes
+
+
+@dataclass(slots=True)
+class AttemptRecord:
+    model: str
+    provider: str
+    outcome: str  # "ok" or a FailureKind value
+    status: int | None
+    latency_ms: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "provider": self.provider,
+            "outcome": self.outcome,
+            "status": self.status,
+            "latency_ms": round(self.latency_ms, 1),
+        }
+
+
+@dataclass(slots=True)
+class RoutingRun:
+    env: RoutingEnv
+    pool: Pool
+    request: InboundRequest
+    session_id: str | None = None
+    requirements: Requirements = field(init=False)
+    records: list[AttemptRecord] = field(default_factory=list)
+    answered_by: ModelSpec | None = None
+    _deadline: float = 0.0
+    _queue: list[ModelSpec] | None = None
+    _current: ModelSpec | None = None
+    _tries: int = 0
+    _wait: float = 0.0
+    _last: Failure | None = None
+    _final: Exhausted | None = None
+    _unmet: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.requirements = requirements_of(self.request)
+        self._deadline = self.env.clock() + self.pool.config.timeouts.total_s
+
+    @property
+    def wants_usage(self) -> bool:
+        options = (self.request.body or {}).get("stream_options")
+        return bool(isinstance(options, dict) and options.get("include_usage"))
+
+    @property
+    def failovers(self) -> int:
+        return len({r.model for r in self.records}) - 1 if self.records else 0
+
+    def next_step(self) -> Attempt | Wait | Exhausted:
+        if self._final is not None:
+            return self._final
+        if self._wait:
+            wait, self._wait = self._wait, 0.0
+            return Wait(wait)
+        now = self.env.clock()
+        if now >= self._deadline:
+            return self._exhaust(self._last or _deadline_failure(self.pool))
+        if self._current is None:
+            self._current = self._choose(now)
+            self._tries = 0
+            if self._current is None:
+                return self._exhaust(self._last or self._no_model_failure(now))
+        self._tries += 1
+        return self._attempt(self._current, now)
+
+    def succeeded(self, attempt: Attempt, headers: Mapping[str, str]) -> None:
+        now = self.env.clock()
+        latency = now - attempt.started_at
+        self.records.append(
+            AttemptRecord(attempt.model.key, attempt.provider.name, "ok", 200, latency * 1000)
+        )
+        self.env.store.update_model(attempt.model.key, lambda s: health.record_success(s, latency, headers))
+        self.pool.policy.on_success(self._context(now), attempt.model)
+        self.answered_by = attempt.model
+        self._emit_attempt(attempt, "ok", 200, latency)
+
+    def failed(self, attempt: Attempt, failure: Failure) -> None:
+        now = self.env.clock()
+        latency = now - attempt.started_at
+        config = self.pool.config
+        model = attempt.model
+        self.records.append(
+            AttemptRecord(
+                model.key, attempt.provider.name, failure.kind.value, failure.status, latency * 1000
+            )
+        )
+        self._last = failure
+        self._emit_attempt(attempt, failure.kind.value, failure.status, latency, failure.message)
+        if failure.kind is FailureKind.AUTH or failure.status in config.deactivation.provider_statuses:
+            self.env.store.update_provider(
+                model.provider, lambda s: health.disable_provider(s, failure, config.recovery, now)
+            )
+            self._emit(
+                {
+                    "event": "deactivation",
+                    "scope": "provider",
+                    "provider": model.provider,
+                    "reason": f"HTTP {failure.status}",
+                }
+            )
+        reason = self.env.store.update_model(
+            model.key, lambda s: health.record_failure(s, failure, config.deactivation, config.recovery, now)
+        )
+        if reason is not None:
+            self._emit({"event": "deactivation", "scope": "model", "model": model.key, "reason": reason})
+        if failure.kind.is_caller_error:
+            self._final = self._exhaust(failure)
+        elif failure.kind is FailureKind.CONTEXT_LENGTH:
+            self.requirements = self.requirements.with_min_context((model.context_window or 0) + 1)
+            self._current = None
+        elif failure.kind.is_retryable and reason is None and self._tries < self._max_attempts(attempt):
+            self._retry_or_move(failure, now)
+        else:
+            self._current = None
+
+    def _max_attempts(self, attempt: Attempt) -> int:
+        return attempt.provider.max_attempts or self.pool.config.retry.max_attempts
+
+    def _retry_or_move(self, failure: Failure, now: float) -> None:
+        retry = self.pool.config.retry
+        if failure.kind is FailureKind.RATE_LIMITED and self._has_alternative(now):
+            self._current = None  # a rate-limited model is not worth waiting for while another is ready
+            return
+        wait = failure.retry_after_s
+        if wait is None:
+            wait = backoff_s(retry, self._tries, self.env.rng)
+        if wait > retry.max_retry_after_s or now + wait >= self._deadline:
+            self._current = None
+        else:
+            self._wait = wait
+
+    def _choose(self, now: float) -> ModelSpec | None:
+        if self._queue is None:
+            ctx = self._context(now)
+            candidates = [m for m in self.pool.models if self._usable(m, ctx, now)]
+            self._queue = self.pool.policy.order(ctx, candidates)
+            if self._queue:
+                self._emit(
+                    {
+                        "event": "decision",
+                        "pool": self.pool.name,
+                        "model": self._queue[0].key,
+                        "candidates": len(candidates),
+                    }
+                )
+        tried = {r.model for r in self.records}
+        while self._queue:
+            model = self._queue.pop(0)
+            if model.key in tried:
+                continue
+            ctx = self._context(now)
+            if self._usable(model, ctx, now):
+                if self.records:
+                    self._emit(
+                        {
+                            "event": "failover",
+                            "pool": self.pool.name,
+                            "from": self.records[-1].model,
+                            "to": model.key,
+                            "reason": self._last.kind.value if self._last else None,
+                        }
+                    )
+                return model
+        return None
+
+    def _has_alternative(self, now: float) -> bool:
+        ctx = self._context(now)
+        current = self._current.key if self._current else None
+        tried = {r.model for r in self.records}
+        return any(
+            m.key != current and m.key not in tried and self._usable(m, ctx, now) for m in self.pool.models
+        )
+
+    def _usable(self, model: ModelSpec, ctx: SelectionContext, now: float) -> bool:
+        state = ctx.states.get(model.key)
+        if state is not None and not state.is_ready(now):
+            return False
+        if not ctx.is_active(model):
+            return False
+        why = self.requirements.unmet(model)
+        if why is not None:
+            self._unmet[model.key] = why
+            return False
+        return True
+
+    def _context(self, now: float) -> SelectionContext:
+        env = self.env
+        states = env.store.read_models([m.key for m in self.pool.models])
+        return SelectionContext(self.pool, env.store, states, env.providers, now, env.rng, self.session_id)
+
+    def _attempt(self, model: ModelSpec, now: float) -> Attempt:
+        provider = self.env.providers[model.provider]
+        connector = self.env.connector_for(model.provider)
+        timeouts = self.pool.config.timeouts
+        remaining = max(self._deadline - now, 0.001)
+        stream = self.requirements.streaming
+        read_s = min(timeouts.first_token_s, timeouts.stall_s) if stream else timeouts.read_s
+        if provider.timeout_s is not None:
+            read_s = min(read_s, provider.timeout_s)
+        return Attempt(
+            number=len(self.records) + 1,
+            model=model,
+            provider=provider,
+            connector=connector,
+            outbound=connector.build_request(self.request, model, provider),
+            connect_s=min(timeouts.connect_s, remaining),
+            read_s=min(read_s, remaining),
+            first_token_s=min(timeouts.first_token_s, remaining),
+            started_at=now,
+        )
+
+    def _no_model_failure(self, now: float) -> Failure:
+        pool = self.pool
+        if self._unmet and len(self._unmet) == len(pool.models):
+            needs = sorted(set(self._unmet.values()))
+            message = (
+                f"No model in pool {pool.name!r} can serve this request: it needs {'; '.join(needs)}. "
+                f"Models in the pool: {', '.join(m.key for m in pool.models)}."
+            )
+            return _local_failure(FailureKind.BAD_REQUEST, 400, message, "no_capable_model")
+        states = self.env.store.read_models([m.key for m in pool.models])
+        lines = []
+        for model in pool.models:
+            state = states[model.key]
+            provider = self.env.store.read_provider(model.provider)
+            if not provider.is_active(now):
+                lines.append(f"{model.key}: provider disabled ({provider.reason})")
+            elif not state.is_active(now):
+                back = state.standby_until
+                when = "manual recovery" if back == float("inf") else f"back in {max(back - now, 0):.0f}s"
+                lines.append(f"{model.key}: standby, {state.standby_reason} ({when})")
+        detail = "; ".join(lines) or "the pool has no models"
+        message = f"No active model in pool {pool.name!r}: {detail}."
+        return _local_failure(FailureKind.SERVER, 503, message, "no_model_available")
+
+    def _exhaust(self, failure: Failure) -> Exhausted:
+        body = failure.body
+        if failure.status is not None and body:
+            body = self.env.redact(_with_attempts(body, [r.as_dict() for r in self.records]))
+        self._final = Exhausted(failure.kind, failure.message, failure.status, failure.headers, body)
+        return self._final
+
+    def _emit_attempt(
+        self, attempt: Attempt, outcome: str, status: int | None, latency: float, error: str | None = None
+    ) -> None:
+        if self.env.observer.enabled:
+            event = {
+                "event": "attempt",
+                "pool": self.pool.name,
+                "model": attempt.model.id,
+                "provider": attempt.provider.name,
+                "attempt": attempt.number,
+                "outcome": outcome,
+                "status": status,
+                "latency_ms": round(latency * 1000, 1),
+            }
+            if error:
+                event["error"] = self.env.redact(error.encode()).decode()
+            self.env.observer.emit(event)
+
+    def _emit(self, event: dict[str, Any]) -> None:
+        if self.env.observer.enabled:
+            self.env.observer.emit(event)
+
+
+def _with_attempts(body: bytes, attempts: list[dict[str, Any]]) -> bytes:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body
+    if isinstance(data, dict) and isinstance(data.get("error"), dict):
+        data["error"]["attempts"] = attempts
+        return json.dumps(data).encode()
+    return body
+
+
+def _local_failure(kind: FailureKind, status: int, message: str, code: str) -> Failure:
+    body = json.dumps({"error": {"message": message, "type": "modelmesh_error", "code": code, "param": None}})
+    return Failure(kind=kind, message=message, status=status, body=body.encode())
+
+
+def _deadline_failure(pool: Pool) -> Failure:
+    message = f"pool {pool.name!r}: overall deadline of {pool.config.timeouts.total_s}s exceeded"
+    return Failure(kind=FailureKind.TIMEOUT, message=message)

@@ -1,0 +1,80 @@
+"""What routing remembers between requests, and the store protocol that holds it.
+
+A store gives atomic read-modify-write on three small records: a model's health, a provider's health and
+a pool's cursor/current/session map. Memory, SQLite and Redis stores implement the same protocol; the
+routing core never knows which one it has. Times are wall-clock seconds (``time.time``) so that
+persisted cooldowns mean the same thing after a restart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
+
+T = TypeVar("T")
+
+LATENCY_WINDOW = 20  # observations kept per model for latency-first
+
+
+@dataclass(slots=True)
+class ModelState:
+    """Health and recent behaviour of one model (keyed ``provider.model-id``)."""
+
+    consecutive_failures: int = 0
+    standby_until: float | None = None  # None: active; inf: until manual recovery
+    standby_reason: str | None = None
+    not_before: float | None = None  # a short back-off (Retry-After) that is not a deactivation
+    requests: int = 0
+    failures: int = 0
+    recent: list[bool] = field(default_factory=list)  # recent outcomes, True = success (error rate)
+    latencies: list[float] = field(default_factory=list)  # recent seconds to first byte / full answer
+    ratelimit_remaining_requests: int | None = None
+    ratelimit_limit_requests: int | None = None
+    ratelimit_remaining_tokens: int | None = None
+    ratelimit_limit_tokens: int | None = None
+
+    def is_active(self, now: float) -> bool:
+        return self.standby_until is None or now >= self.standby_until
+
+    def is_ready(self, now: float) -> bool:
+        """Active and not inside a Retry-After back-off."""
+        return self.is_active(now) and (self.not_before is None or now >= self.not_before)
+
+
+@dataclass(slots=True)
+class ProviderState:
+    """A provider-wide deactivation (401/403 take every model of the provider out)."""
+
+    disabled_until: float | None = None
+    reason: str | None = None
+
+    def is_active(self, now: float) -> bool:
+        return self.disabled_until is None or now >= self.disabled_until
+
+
+@dataclass(slots=True)
+class PoolState:
+    """Per-pool selection memory: the stuck model, the round-robin cursor, session bindings."""
+
+    current: str | None = None
+    cursor: int = 0
+    sessions: dict[str, tuple[str, float]] = field(default_factory=dict)  # id -> (model key, expires)
+
+
+class StateStore(Protocol):
+    """Atomic access to routing state. ``update_*`` run ``fn`` on the record and persist it atomically."""
+
+    def read_models(self, keys: Sequence[str]) -> dict[str, ModelState]: ...
+
+    def update_model(self, key: str, fn: Callable[[ModelState], T]) -> T: ...
+
+    def read_provider(self, name: str) -> ProviderState: ...
+
+    def update_provider(self, name: str, fn: Callable[[ProviderState], T]) -> T: ...
+
+    def read_pool(self, name: str) -> PoolState: ...
+
+    def update_pool(self, name: str, fn: Callable[[PoolState], T]) -> T: ...
+
+    def close(self) -> None: ...

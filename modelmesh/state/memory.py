@@ -1,0 +1,62 @@
+"""The default in-process state store: dictionaries behind one lock.
+
+Reads return the live records without copying (the hot path reads every request); writers hold the lock,
+so counters are never lost between threads. Nothing survives the process: use SQLite or Redis for that.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from modelmesh.state.base import ModelState, PoolState, ProviderState
+
+T = TypeVar("T")
+
+
+class MemoryStateStore:
+    """``modelmesh.memory.v1``."""
+
+    def __init__(self, **_options: object) -> None:
+        self._lock = threading.Lock()
+        self._models: dict[str, ModelState] = {}
+        self._providers: dict[str, ProviderState] = {}
+        self._pools: dict[str, PoolState] = {}
+
+    def read_models(self, keys: Sequence[str]) -> dict[str, ModelState]:
+        models = self._models
+        return {key: models.get(key) or ModelState() for key in keys}
+
+    def update_model(self, key: str, fn: Callable[[ModelState], T]) -> T:
+        with self._lock:
+            state = self._models.get(key)
+            if state is None:
+                state = self._models[key] = ModelState()
+            return fn(state)
+
+    def read_provider(self, name: str) -> ProviderState:
+        return self._providers.get(name) or ProviderState()
+
+    def update_provider(self, name: str, fn: Callable[[ProviderState], T]) -> T:
+        with self._lock:
+            state = self._providers.get(name)
+            if state is None:
+                state = self._providers[name] = ProviderState()
+            return fn(state)
+
+    def read_pool(self, name: str) -> PoolState:
+        return self._pools.get(name) or PoolState()
+
+    def update_pool(self, name: str, fn: Callable[[PoolState], T]) -> T:
+        with self._lock:
+            state = self._pools.get(name)
+            if state is None:
+                state = self._pools[name] = PoolState()
+            return fn(state)
+
+    def close(self) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return f"MemoryStateStore({len(self._models)} models, {len(self._pools)} pools)"

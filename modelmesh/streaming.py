@@ -1,0 +1,108 @@
+"""Server-sent-event bookkeeping shared by both transports: what a stream has delivered so far.
+
+``StreamMonitor`` takes raw bytes from a provider and returns the OpenAI-format bytes to hand the SDK:
+complete events only, malformed events dropped, foreign dialects translated. It tracks whether any
+content has been delivered (the failover boundary), whether the answer finished, and the usage.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from modelmesh.connectors.base import Failure, FailureKind, StreamTranslator
+
+DONE = b"data: [DONE]\n\n"
+
+
+class StreamMonitor:
+    def __init__(self, translator: StreamTranslator | None, wants_usage: bool = False) -> None:
+        self._translator = translator
+        self._buffer = b""
+        self.wants_usage = wants_usage
+        self.has_content = False
+        self.finished = False  # a finish_reason (or the dialect's end) was seen
+        self.done = False  # [DONE] was seen or emitted
+        self.usage: dict[str, Any] | None = None
+        self.malformed = 0
+        self.error: Failure | None = None
+        self.text: list[str] = []
+
+    @property
+    def complete(self) -> bool:
+        """Nothing more worth waiting for: finished, and the usage chunk arrived if one was asked for."""
+        return self.done or (self.finished and (not self.wants_usage or self.usage is not None))
+
+    def feed(self, chunk: bytes) -> bytes:
+        self._buffer += chunk.replace(b"\r\n", b"\n")
+        out: list[bytes] = []
+        while b"\n\n" in self._buffer:
+            raw, self._buffer = self._buffer.split(b"\n\n", 1)
+            out.append(self._event(raw))
+        return b"".join(out)
+
+    def _event(self, raw: bytes) -> bytes:
+        name: str | None = None
+        data_lines: list[str] = []
+        for line in raw.decode("utf-8", "replace").split("\n"):
+            if line.startswith("data:"):
+                data_lines.append(line[5:].lstrip(" "))
+            elif line.startswith("event:"):
+                name = line[6:].strip()
+        if not data_lines:
+            return b""  # comments and keep-alives carry nothing for the SDK
+        data = "\n".join(data_lines)
+        if self._translator is not None:
+            return self._translated(name, data)
+        if data == "[DONE]":
+            self.done = True
+            return DONE
+        try:
+            payload = json.loads(data)
+        except ValueError:
+            self.malformed += 1
+            return b""
+        if not isinstance(payload, dict):
+            self.malformed += 1
+            return b""
+        self._observe(payload)
+        return b"" if self.error is not None else raw + b"\n\n"
+
+    def _translated(self, name: str | None, data: str) -> bytes:
+        assert self._translator is not None
+        try:
+            chunks = self._translator.feed(name, data)
+        except ValueError:
+            self.malformed += 1
+            return b""
+        out = []
+        for payload in chunks:
+            self._observe(payload)
+            out.append(b"data: " + json.dumps(payload).encode() + b"\n\n")
+        if self._translator.finished and not self.done:
+            self.finished = True
+        return b"".join(out)
+
+    def _observe(self, payload: dict[str, Any]) -> None:
+        if "error" in payload and "choices" not in payload:
+            error = (
+                payload["error"] if isinstance(payload["error"], dict) else {"message": str(payload["error"])}
+            )
+            self.error = Failure(FailureKind.STREAM_BROKEN, str(error.get("message", "stream error")))
+            return
+        usage = payload.get("usage")
+        if usage:
+            self.usage = usage
+        for choice in payload.get("choices") or ():
+            delta = choice.get("delta") or {}
+            content = delta.get("content")
+            if content:
+                self.has_content = True
+                self.text.append(content)
+            if delta.get("tool_calls") or delta.get("refusal") or delta.get("function_call"):
+                self.has_content = True
+            if choice.get("finish_reason"):
+                self.finished = True
+
+    def partial_text(self) -> str:
+        return "".join(self.text)
