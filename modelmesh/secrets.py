@@ -2,19 +2,19 @@
 
 Owns where a secret's value comes from (environment, a ``.env`` file, inline values) behind the
 one-method ``SecretStore`` protocol, and substitution of references inside strings. It does not
-decide which config fields may hold references: ``modelmesh.config`` walks the config and calls
-``substitute``. Values never appear in a repr or an error message here; only names do.
+decide which config fields may hold references: ``modelmesh.config`` calls ``resolve_references``
+with what to skip. Values never appear in a repr or an error message here; only names do.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
 from modelmesh.errors import ConfigError
 
@@ -138,6 +138,58 @@ def substitute(text: str, store: SecretStore) -> str:
         return value
 
     return SECRET_REFERENCE.sub(replace, text)
+
+
+def resolve_references(
+    value: Any,
+    store: SecretStore,
+    missing: list[tuple[str, str]],
+    *,
+    path: str = "",
+    skip: Callable[[BaseModel, str], bool] = lambda model, field: False,
+) -> Any:
+    """``value`` with references substituted in every string of a nested structure.
+
+    Walks str, ``SecretStr``, dicts, lists and pydantic models (``skip(model, field)`` leaves a field
+    alone); anything else is kept by identity, and so is any container with nothing to substitute.
+    Unknown names are appended to ``missing`` as ``(dotted path, name)``. A model copy records the
+    replaced fields' previous values in its ``_originals`` private dict, when it has one.
+    """
+
+    def walk(item: Any, where: str) -> Any:
+        return resolve_references(item, store, missing, path=where, skip=skip)
+
+    if isinstance(value, str):
+        try:
+            return substitute(value, store)
+        except KeyError as exc:
+            missing.append((path, str(exc.args[0])))
+            return value
+    if isinstance(value, SecretStr):
+        raw = value.get_secret_value()
+        new = walk(raw, path)
+        return value if new == raw else SecretStr(new)
+    if isinstance(value, dict):
+        items = {key: walk(item, f"{path}.{key}".lstrip(".")) for key, item in value.items()}
+        return value if all(items[key] is value[key] for key in value) else items
+    if isinstance(value, list):
+        elements = [walk(item, f"{path}[{index}]") for index, item in enumerate(value)]
+        return value if all(a is b for a, b in zip(elements, value, strict=True)) else elements
+    if isinstance(value, BaseModel):
+        updates = {}
+        for field in type(value).model_fields:
+            old = getattr(value, field)
+            new = old if skip(value, field) else walk(old, f"{path}.{field}".lstrip("."))
+            if new is not old:
+                updates[field] = new
+        if not updates:
+            return value
+        copy = value.model_copy(update=updates)
+        originals = getattr(value, "_originals", None)
+        if isinstance(originals, dict):
+            copy._originals = {**{field: getattr(value, field) for field in updates}, **originals}
+        return copy
+    return value
 
 
 # -- .env parsing ----------------------------------------------------------------------------------

@@ -1,0 +1,476 @@
+"""``MeshConfig``: the Layer-2 configuration, its loading from YAML/JSON/dicts, and ``${secrets:}``.
+
+Owns the schema (pydantic models, ``extra="forbid"`` so typos fail), loading (a file, a dict and a
+``MeshConfig`` are equivalent), validation of every name against the registries and the capability
+tree, and secret resolution. Every failure is a ``ConfigError`` whose message starts with the dotted
+path of the bad field; pydantic's own errors never escape, because they echo input values (secrets).
+
+Secrets are resolved at load: ``from_file`` / ``from_dict`` / ``load`` return a config whose
+``${secrets:NAME}`` references are replaced (pass ``resolve_secrets=False`` to only validate, then call
+``resolve_secrets()``). Disabled providers are not resolved. A pickled config carries the references
+again, never the resolved values; secrets given literally are dropped from pickles.
+
+It does not build anything: the client turns a config into providers, pools and stores.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from os import PathLike
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
+
+from modelmesh import registry
+from modelmesh.capabilities import CapabilityTree, default_tree, expand_capabilities
+from modelmesh.errors import ConfigError, UnknownNameError
+from modelmesh.secrets import (
+    ChainSecretStore,
+    MappingSecretStore,
+    SecretStore,
+    env_name,
+    references,
+    resolve_references,
+)
+from modelmesh.types import FEATURES
+
+_DEFAULT_CONNECTOR = "openai.compatible.v1"
+
+
+def _in(reg: registry.Registry[Any]) -> AfterValidator:
+    """A registry name, normalised to its full ID; only ``canonical``: the component may not exist yet."""
+    return AfterValidator(lambda name: reg.canonical(name))
+
+
+def _feature(name: str) -> str:
+    if name not in FEATURES:
+        raise UnknownNameError("feature", name, FEATURES)
+    return name
+
+
+Strategy = Annotated[str, _in(registry.STRATEGIES)]
+Feature = Annotated[str, AfterValidator(_feature)]
+_CAMEL_KEYS = {"apiKey": "api_key", "baseUrl": "base_url"}  # the seed's TypeScript spelling
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+    # field name -> its value before secret resolution; what pickles carry instead of the secret.
+    _originals: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    def __getstate__(self) -> dict[Any, Any]:
+        state = super().__getstate__()
+        fields = dict(state["__dict__"])
+        for name, value in fields.items():
+            if name in self._originals:
+                fields[name] = self._originals[name]
+            elif isinstance(value, SecretStr) and not references(value.get_secret_value()):
+                fields[name] = None  # a literal secret: dropped, only a ${secrets:} template survives
+            elif isinstance(value, dict) and any(isinstance(v, SecretStr) for v in value.values()):
+                fields[name] = {}
+        state["__dict__"] = fields
+        state["__pydantic_private__"] = {**(state.get("__pydantic_private__") or {}), "_originals": {}}
+        return state
+
+
+# -- schema ----------------------------------------------------------------------------------------
+
+
+class SecretsConfig(_Model):
+    store: Annotated[str, _in(registry.SECRET_STORES)] = "modelmesh.env.v1"
+    path: str | None = None  # the .env file of modelmesh.dotenv.v1
+    values: dict[str, SecretStr] = {}  # inline secrets, looked up before the store
+
+
+class StorageConfig(_Model):
+    store: Annotated[str, _in(registry.STATE_STORES)] = "modelmesh.memory.v1"
+    path: str | None = None
+    url: SecretStr | None = None  # e.g. a redis URL, which may carry a password
+    prefix: str = "modelmesh"
+
+
+class ObservabilityConfig(_Model):
+    connector: Annotated[str, _in(registry.OBSERVABILITY)] = "modelmesh.null.v1"
+    path: str | None = "modelmesh-events.jsonl"
+    options: dict[str, Any] = {}
+
+
+class ProviderConfig(_Model):
+    model_config = ConfigDict(extra="forbid", validate_default=True, arbitrary_types_allowed=True)
+
+    # None is filled at MeshConfig level: the preset's connector, else openai.compatible.v1.
+    connector: Annotated[str, _in(registry.CONNECTORS)] | None = None
+    api_key: SecretStr | None = None
+    base_url: str | None = None
+    enabled: bool = True
+    models: list[str] | None = None
+    headers: dict[str, str] = Field(default={}, repr=False)  # may hold resolved secrets
+    discover: bool = False
+    config: dict[str, Any] = Field(default={}, repr=False)  # connector options left after the merge
+    instance: Any = None  # a user object (QuickProvider) kept by identity
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_nested_config(cls, data: Any) -> Any:
+        """The seed's ``{"config": {"api_key": ...}}`` form: nested keys fill unset top-level fields.
+
+        Known keys always leave ``config`` so a literal key never lingers in a plain dict.
+        """
+        if not isinstance(data, dict) or not isinstance(data.get("config"), dict):
+            return data
+        data, nested = dict(data), dict(data["config"])
+        for key in list(nested):
+            field = _CAMEL_KEYS.get(key, key)
+            if field in cls.model_fields and field != "config":
+                value = nested.pop(key)
+                if data.get(field) is None:
+                    data[field] = value
+        data["config"] = nested
+        return data
+
+
+class ConstraintsConfig(_Model):
+    context_window: int | None = Field(default=None, ge=1)
+    max_output_tokens: int | None = Field(default=None, ge=1)
+
+
+class PricingConfig(_Model):
+    input_per_1m: float | None = Field(default=None, ge=0)
+    output_per_1m: float | None = Field(default=None, ge=0)
+
+
+class ModelConfig(_Model):
+    provider: str
+    id: str | None = None  # filled at MeshConfig level: the key minus a leading "provider."
+    capabilities: list[str] = []
+    features: list[Feature] = []
+    delivery: list[Literal["sync", "streaming", "batch"]] = ["sync", "streaming"]
+    constraints: ConstraintsConfig = ConstraintsConfig()
+    pricing: PricingConfig = PricingConfig()
+
+
+class SessionConfig(_Model):
+    mode: Literal["strict", "fallback"] = "fallback"
+    ttl_s: float = Field(default=3600, gt=0)
+    header: str = "x-session-id"
+
+
+class DeactivationConfig(_Model):
+    failure_threshold: int = Field(default=3, ge=1)
+    error_rate: float | None = Field(default=None, ge=0, le=1)
+    window: int = Field(default=20, ge=1)
+    provider_statuses: list[int] = [401, 403]
+    model_statuses: list[int] = [404]
+
+
+class RecoveryConfig(_Model):
+    mode: Literal["cooldown", "manual"] = "cooldown"
+    cooldown_s: float = Field(default=60, ge=0)
+
+
+class RetryConfig(_Model):
+    max_attempts: int = Field(default=2, ge=1)  # attempts per model per request
+    backoff_base_s: float = Field(default=0.25, ge=0)
+    backoff_max_s: float = Field(default=8, ge=0)
+    jitter: bool = True
+    max_retry_after_s: float = Field(default=30, ge=0)
+
+    @model_validator(mode="after")
+    def _check_backoff(self) -> RetryConfig:
+        if self.backoff_max_s < self.backoff_base_s:
+            raise ValueError("backoff_max_s must be ≥ backoff_base_s")
+        return self
+
+
+class TimeoutsConfig(_Model):
+    connect_s: float = Field(default=10, gt=0)
+    read_s: float = Field(default=60, gt=0)
+    first_token_s: float = Field(default=30, gt=0)
+    stall_s: float = Field(default=30, gt=0)
+    total_s: float = Field(default=120, gt=0)
+
+
+class PoolConfig(_Model):
+    capability: str | None = None  # filled at MeshConfig level: the pool's name
+    models: list[str] | None = None
+    providers: list[str] | None = None
+    strategy: Strategy = "stick-until-failure"  # normalised to the registry's full ID
+    fallback_strategy: Strategy = "stick-until-failure"
+    model_priority: list[str] = []
+    provider_priority: list[str] = []
+    session: SessionConfig = SessionConfig()
+    rate_limit_threshold: float = Field(default=0.8, gt=0, le=1)
+    deactivation: DeactivationConfig = DeactivationConfig()
+    recovery: RecoveryConfig = RecoveryConfig()
+    retry: RetryConfig = RetryConfig()
+    timeouts: TimeoutsConfig = TimeoutsConfig()
+
+
+class MeshConfig(_Model):
+    """The whole mesh configuration. Build it with ``load`` / ``from_file`` / ``from_dict``."""
+
+    secrets: SecretsConfig = SecretsConfig()
+    providers: dict[str, ProviderConfig] = {}
+    models: dict[str, ModelConfig] = {}
+    pools: dict[str, PoolConfig] = {}
+    capabilities: list[str] = []  # custom dotted capability IDs added to the tree
+    storage: StorageConfig = StorageConfig()
+    observability: ObservabilityConfig = ObservabilityConfig()
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise _translate(exc) from None
+
+    @classmethod
+    def model_validate(cls, obj: Any, **kwargs: Any) -> MeshConfig:
+        if isinstance(obj, Mapping) and not kwargs:
+            return cls.from_dict(obj, resolve_secrets=False)
+        try:
+            return super().model_validate(obj, **kwargs)
+        except ValidationError as exc:
+            raise _translate(exc) from None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _infer_model_providers(cls, data: Any) -> Any:
+        """A model keyed ``openai.gpt-4o`` with no ``provider`` belongs to the configured ``openai``."""
+        if not isinstance(data, dict) or not isinstance(data.get("models"), dict):
+            return data
+        providers = data.get("providers") if isinstance(data.get("providers"), dict) else {}
+        models = dict(data["models"])
+        for key, model in models.items():
+            prefix = str(key).partition(".")[0]
+            if (
+                isinstance(model, dict)
+                and "provider" not in model
+                and "." in str(key)
+                and prefix in providers
+            ):
+                models[key] = {**model, "provider": prefix}
+        return {**data, "models": models}
+
+    @model_validator(mode="after")
+    def _check_names(self) -> MeshConfig:
+        _check_names(self)
+        return self
+
+    # -- loading ----------------------------------------------------------------------------------
+
+    @classmethod
+    def from_file(cls, path: str | PathLike[str], *, resolve_secrets: bool = True) -> MeshConfig:
+        """Load a ``.yaml`` / ``.yml`` / ``.json`` file."""
+        return cls.from_dict(_read_file(Path(path)), resolve_secrets=resolve_secrets)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, resolve_secrets: bool = True) -> MeshConfig:
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"config must be a mapping, got {type(data).__name__}")
+        if bad := [key for key in data if not isinstance(key, str)]:
+            raise ConfigError(f"config keys must be strings, got {bad[0]!r}")
+        config = cls(**data)
+        return config.resolve_secrets() if resolve_secrets else config
+
+    @classmethod
+    def load(cls, source: str | PathLike[str] | Mapping[str, Any] | MeshConfig, **kwargs: bool) -> MeshConfig:
+        """A config from a file path, a dict or a ``MeshConfig`` (the three are equivalent)."""
+        if isinstance(source, MeshConfig):
+            return source.resolve_secrets() if kwargs.get("resolve_secrets", True) else source
+        if isinstance(source, str | PathLike):
+            return cls.from_file(source, **kwargs)
+        if isinstance(source, Mapping):
+            return cls.from_dict(source, **kwargs)
+        raise ConfigError(f"config must be a file path, a dict or a MeshConfig, got {type(source).__name__}")
+
+    # -- derived views ----------------------------------------------------------------------------
+
+    def capability_tree(self) -> CapabilityTree:
+        """The canonical tree plus this config's custom ``capabilities``."""
+        tree = default_tree()
+        for dotted_id in sorted(self.capabilities, key=lambda c: c.count(".")):
+            tree.add(dotted_id)
+        return tree
+
+    def secret_store(self) -> SecretStore:
+        """Inline ``secrets.values`` first, then the configured store."""
+        factory = registry.SECRET_STORES.get(self.secrets.store, path="secrets.store")
+        try:
+            store = factory(path=self.secrets.path) if self.secrets.path else factory()
+        except ConfigError as exc:
+            raise ConfigError(str(exc), path="secrets.path") from None
+        return ChainSecretStore(MappingSecretStore(self.secrets.values), store)
+
+    def resolve_secrets(self, store: SecretStore | None = None) -> MeshConfig:
+        """A copy with every ``${secrets:NAME}`` replaced (self if there were none).
+
+        Raises one ``ConfigError`` naming each field path and secret name that could not be found.
+        """
+        store = store or self.secret_store()
+        missing: list[tuple[str, str]] = []
+        resolved = resolve_references(self, store, missing, skip=_skip_resolution)
+        if missing:
+            lines = [
+                f"{path}: secret {name!r} not found (checked secrets.values, then {self.secrets.store}"
+                f" as {name!r}{'' if env_name(name) == name else ' / ' + repr(env_name(name))})"
+                for path, name in missing
+            ]
+            raise ConfigError("\n".join(lines))
+        return resolved
+
+
+# -- cross-field checks ----------------------------------------------------------------------------
+
+
+def _check_names(config: MeshConfig) -> None:
+    """Check names that depend on other sections (providers, custom capabilities); fill defaults.
+
+    Collects every problem so that one load reports all of them.
+    """
+    from modelmesh import catalog  # imported late: the catalogue imports this module
+
+    errors: list[ConfigError] = []
+
+    def check(path: str, function: Any, *args: Any) -> None:
+        try:
+            function(*args)
+        except ConfigError as exc:
+            errors.append(_at(exc, path))
+
+    def check_provider(path: str, name: str) -> None:
+        if name not in config.providers:
+            errors.append(UnknownNameError("provider", name, config.providers, path=path))
+
+    tree = default_tree()
+    for index, dotted_id in sorted(enumerate(config.capabilities), key=lambda item: item[1].count(".")):
+        check(f"capabilities[{index}]", tree.add, dotted_id)
+    presets = catalog.presets()
+    for name, provider in config.providers.items():
+        if provider.connector is None and provider.instance is None:
+            provider.connector = presets[name].connector if name in presets else _DEFAULT_CONNECTOR
+    for key, model in config.models.items():
+        check_provider(f"models.{key}.provider", model.provider)
+        model.id = model.id or key.removeprefix(f"{model.provider}.")
+        for index, name in enumerate(model.capabilities):
+            check(f"models.{key}.capabilities[{index}]", expand_capabilities, [name], tree)
+    for name, pool in config.pools.items():
+        pool.capability = pool.capability or name
+        check(f"pools.{name}.capability", tree.resolve, pool.capability)
+        for field in ("providers", "provider_priority"):
+            for index, provider_name in enumerate(getattr(pool, field) or ()):
+                check_provider(f"pools.{name}.{field}[{index}]", provider_name)
+    if errors:
+        raise errors[0] if len(errors) == 1 else ConfigError("\n".join(map(str, errors)))
+
+
+def _at(exc: ConfigError, path: str) -> ConfigError:
+    """``exc`` located at ``path`` (unless it already names one)."""
+    if exc.path or not path:
+        return exc
+    if isinstance(exc, UnknownNameError):
+        return UnknownNameError(exc.kind, exc.name, exc.valid, path=path)
+    return ConfigError(str(exc), path=path)
+
+
+def _skip_resolution(model: BaseModel, field: str) -> bool:
+    # The secrets section is the source of values; a disabled provider needs none of its own.
+    if isinstance(model, ProviderConfig):
+        return field == "instance" or not model.enabled
+    return isinstance(model, MeshConfig) and field == "secrets"
+
+
+# -- files and pydantic errors ---------------------------------------------------------------------
+
+
+def _read_file(path: Path) -> Any:
+    suffix = path.suffix.lower()
+    if suffix not in (".yaml", ".yml", ".json"):
+        raise ConfigError(
+            f"config file {str(path)!r}: unsupported type {suffix or '(none)'!r}; use .yaml or .json"
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file {str(path)!r} not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {str(path)!r} cannot be read: {exc}") from None
+    try:
+        data = json.loads(text) if suffix == ".json" else yaml.safe_load(text)
+    except json.JSONDecodeError as exc:
+        # Only the position and the parser's reason: the offending text may be a secret.
+        raise ConfigError(
+            f"config file {str(path)!r} is not valid JSON (line {exc.lineno}: {exc.msg})"
+        ) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        reason = getattr(exc, "problem", None) or "syntax error"
+        raise ConfigError(f"config file {str(path)!r} is not valid YAML ({where}{reason})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {str(path)!r} must hold a mapping, not a {type(data).__name__}")
+    return data
+
+
+_MESSAGES = {
+    "missing": "required",
+    **dict.fromkeys(("int_type", "int_parsing", "int_from_float"), "must be an integer"),
+    **dict.fromkeys(("float_type", "float_parsing"), "must be a number"),
+    **dict.fromkeys(("bool_type", "bool_parsing"), "must be true or false"),
+    **dict.fromkeys(("dict_type", "model_type", "model_attributes_type"), "must be a mapping"),
+    "string_type": "must be a string",
+    "list_type": "must be a list",
+    "greater_than_equal": "must be ≥ {ge}",
+    "greater_than": "must be > {gt}",
+    "less_than_equal": "must be ≤ {le}",
+    "less_than": "must be < {lt}",
+    "literal_error": "must be one of {expected}",
+}
+
+
+def _translate(exc: ValidationError) -> ConfigError:
+    """One ``ConfigError`` for a pydantic error, without echoing any input value."""
+    errors: list[ConfigError] = []
+    for error in exc.errors(include_url=False, include_input=False):
+        loc = error["loc"]
+        path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
+        cause = (error.get("ctx") or {}).get("error")
+        if isinstance(cause, ConfigError):
+            errors.append(_at(cause, path))
+            continue
+        if error["type"] == "extra_forbidden":
+            errors.append(UnknownNameError("field", str(loc[-1]), _fields_at(loc[:-1]), path=path or None))
+            continue
+        template = _MESSAGES.get(error["type"])
+        message = template.format(**error.get("ctx", {})) if template else error["msg"]
+        message = message.removeprefix("Value error, ")
+        errors.append(ConfigError(message[:1].lower() + message[1:], path=path or None))
+    return errors[0] if len(errors) == 1 else ConfigError("\n".join(map(str, errors)))
+
+
+def _fields_at(loc: tuple[int | str, ...]) -> list[str]:
+    """The field names of the config model found at ``loc`` (for "Did you mean")."""
+    model: Any = MeshConfig
+    for part in loc:
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            field = model.model_fields.get(str(part))
+            model = field.annotation if field else None
+        else:
+            args = [a for a in getattr(model, "__args__", ()) if a is not type(None)]
+            model = args[-1] if args else None
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return list(model.model_fields)
+    return []
