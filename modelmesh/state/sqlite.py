@@ -1,0 +1,183 @@
+"""``modelmesh.sqlite.v1``: routing state in one SQLite file, shared by the processes that open it.
+
+Owns the file's schema (one key/value table of JSON records, see ``codec``), the per-thread connections
+and the read-modify-write transactions. Every ``update_*`` runs inside ``BEGIN IMMEDIATE``: the write
+lock is taken before the record is read, so concurrent threads and processes serialise on the file and
+no update is lost. WAL mode lets readers proceed while a writer holds the lock. Reads go to the file
+each call (no cache), so a deactivation written by another process is seen by the next request.
+
+Deliberately not here: schema migrations (the JSON values tolerate added and removed fields) and
+networked file systems (SQLite locking over NFS is unreliable; use Redis to share across hosts).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import weakref
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Final, TypeVar
+
+from modelmesh.state.base import ModelState, PoolState, ProviderState
+from modelmesh.state.codec import R, decode, encode
+
+T = TypeVar("T")
+
+DEFAULT_PATH: Final = "modelmesh-state.sqlite3"
+_TABLE: Final = "modelmesh_state"
+_SCHEMA: Final = f"""
+CREATE TABLE IF NOT EXISTS {_TABLE} (
+    prefix TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (prefix, kind, name)
+) WITHOUT ROWID
+"""
+_SELECT: Final = f"SELECT value FROM {_TABLE} WHERE prefix = ? AND kind = ? AND name = ?"
+_SELECT_MANY: Final = f"SELECT name, value FROM {_TABLE} WHERE prefix = ? AND kind = 'model' AND name"
+_UPSERT: Final = (
+    f"INSERT INTO {_TABLE} (prefix, kind, name, value) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (prefix, kind, name) DO UPDATE SET value = excluded.value"
+)
+_BATCH: Final = 500  # stay well under SQLite's bound-parameter limit in read_models
+
+
+class _Handle:
+    """Holds one thread's connection; weak-referenceable, unlike ``sqlite3.Connection`` itself."""
+
+    __slots__ = ("__weakref__", "conn")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+
+class SQLiteStateStore:
+    """``modelmesh.sqlite.v1``: ``path`` is the database file, ``prefix`` namespaces the records in it."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] = DEFAULT_PATH,
+        prefix: str = "modelmesh",
+        *,
+        busy_timeout_s: float = 30.0,
+        **_options: object,
+    ) -> None:
+        self.path = Path(path)
+        self.prefix = prefix
+        self._busy_timeout_s = busy_timeout_s
+        self._local = threading.local()
+        self._handles: weakref.WeakSet[_Handle] = weakref.WeakSet()  # a dead thread's handle drops out
+        self._lock = threading.Lock()
+        self._closed = False
+        if self.path.parent != Path():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._connection()  # create the file and schema now, so a bad path fails at build time
+
+    # -- protocol ------------------------------------------------------------------------------------
+
+    def read_models(self, keys: Sequence[str]) -> dict[str, ModelState]:
+        found: dict[str, str] = {}
+        conn = self._connection()
+        for start in range(0, len(keys), _BATCH):
+            batch = keys[start : start + _BATCH]
+            marks = ",".join("?" * len(batch))
+            query = f"{_SELECT_MANY} IN ({marks})"
+            found.update(conn.execute(query, (self.prefix, *batch)).fetchall())
+        return {key: decode(ModelState, found.get(key)) for key in keys}
+
+    def update_model(self, key: str, fn: Callable[[ModelState], T]) -> T:
+        return self._update("model", key, ModelState, fn)
+
+    def read_provider(self, name: str) -> ProviderState:
+        return decode(ProviderState, self._read("provider", name))
+
+    def update_provider(self, name: str, fn: Callable[[ProviderState], T]) -> T:
+        return self._update("provider", name, ProviderState, fn)
+
+    def read_pool(self, name: str) -> PoolState:
+        return decode(PoolState, self._read("pool", name))
+
+    def update_pool(self, name: str, fn: Callable[[PoolState], T]) -> T:
+        return self._update("pool", name, PoolState, fn)
+
+    def close(self) -> None:
+        """Close every thread's connection; the store cannot be used afterwards."""
+        with self._lock:
+            self._closed = True
+            handles = list(self._handles)
+            self._handles.clear()
+        for handle in handles:
+            handle.conn.close()
+
+    def __repr__(self) -> str:
+        return f"SQLiteStateStore(path={str(self.path)!r}, prefix={self.prefix!r})"
+
+    # -- internals -----------------------------------------------------------------------------------
+
+    def _read(self, kind: str, name: str) -> str | None:
+        row = self._connection().execute(_SELECT, (self.prefix, kind, name)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _update(self, kind: str, name: str, cls: type[R], fn: Callable[[R], T]) -> T:
+        with self._transaction() as conn:
+            row = conn.execute(_SELECT, (self.prefix, kind, name)).fetchone()
+            before = None if row is None else str(row[0])
+            state = decode(cls, before)
+            result = fn(state)
+            after = encode(state)
+            if after != before:  # a no-op update (a read under the lock) writes nothing
+                conn.execute(_UPSERT, (self.prefix, kind, name, after))
+        return result
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._connection())
+
+    def _connection(self) -> sqlite3.Connection:
+        handle: _Handle | None = getattr(self._local, "handle", None)
+        if handle is not None and not self._closed:
+            return handle.conn
+        with self._lock:
+            if self._closed:
+                raise sqlite3.ProgrammingError(f"{self!r} is closed")
+            conn = _connect(self.path, self._busy_timeout_s)
+            handle = _Handle(conn)
+            self._handles.add(handle)
+        self._local.handle = handle
+        return conn
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back if the body raises (including inside ``fn``)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")  # take the write lock before reading: no lost updates
+        return self.conn
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        if exc_type is None:
+            try:
+                self.conn.execute("COMMIT")
+                return
+            except BaseException:
+                self._rollback()
+                raise
+        self._rollback()
+
+    def _rollback(self) -> None:
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+
+
+def _connect(path: Path, busy_timeout_s: float) -> sqlite3.Connection:
+    # isolation_level=None: no implicit transactions; _Transaction issues BEGIN/COMMIT itself.
+    conn = sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
+    conn.execute(_SCHEMA)
+    return conn
