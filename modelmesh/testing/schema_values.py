@@ -106,9 +106,7 @@ def _value(schema: Any, hints: PromptHints, *, root: dict[str, Any], depth: int)
         return False
     if kind == "null":
         return None
-    if kind == "string":
-        return _FORMATS.get(str(schema.get("format")), hints.text)
-    return hints.text
+    return _FORMATS.get(str(schema.get("format")), hints.text)  # strings, and schemas without a type
 
 
 def _object(
