@@ -29,7 +29,9 @@ from pydantic import (
     Field,
     PrivateAttr,
     SecretStr,
+    SerializerFunctionWrapHandler,
     ValidationError,
+    model_serializer,
     model_validator,
 )
 
@@ -67,8 +69,28 @@ _CAMEL_KEYS = {"apiKey": "api_key", "baseUrl": "base_url"}  # the seed's TypeScr
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True)
-    # field name -> its value before secret resolution; what pickles carry instead of the secret.
+    # field name -> its value before secret resolution; what pickles and dumps carry instead.
     _originals: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    def _templates(self) -> dict[str, Any]:
+        """Resolved plain-text fields (headers, options, URLs) mapped back to their ``${secrets:}`` form.
+
+        SecretStr fields mask themselves, and sections holding models are handled by those models.
+        """
+        templates = {}
+        for name, original in self._originals.items():
+            value = getattr(self, name)
+            nested = value.values() if isinstance(value, dict) else [value]
+            if not isinstance(value, SecretStr) and not any(isinstance(v, BaseModel) for v in nested):
+                templates[name] = original
+        return templates
+
+    @model_serializer(mode="wrap")
+    def _dump_templates(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict):
+            data.update({k: v for k, v in self._templates().items() if k in data})
+        return data
 
     def __getstate__(self) -> dict[Any, Any]:
         state = super().__getstate__()
@@ -455,7 +477,8 @@ def _translate(exc: ValidationError) -> ConfigError:
             errors.append(UnknownNameError("field", str(loc[-1]), _fields_at(loc[:-1]), path=path or None))
             continue
         template = _MESSAGES.get(error["type"])
-        message = template.format(**error.get("ctx", {})) if template else error["msg"]
+        ctx = {k: f"{v:g}" if isinstance(v, float) else v for k, v in (error.get("ctx") or {}).items()}
+        message = template.format(**ctx) if template else error["msg"]
         message = message.removeprefix("Value error, ")
         errors.append(ConfigError(message[:1].lower() + message[1:], path=path or None))
     return errors[0] if len(errors) == 1 else ConfigError("\n".join(map(str, errors)))
