@@ -1,0 +1,99 @@
+"""Behaviour every state store shares, written once and run against each store by its test module."""
+
+from __future__ import annotations
+
+import math
+import threading
+
+from modelmesh.state.base import ModelState, PoolState, ProviderState, StateStore
+
+THREADS = 8
+UPDATES_PER_THREAD = 200
+
+
+def increment_failures(state: ModelState) -> int:
+    state.failures += 1
+    return state.failures
+
+
+def advance_cursor(state: PoolState) -> int:
+    state.cursor += 1
+    return state.cursor - 1
+
+
+def check_round_trip(store: StateStore) -> None:
+    """Every field of every record comes back as it was written; absent records read as defaults."""
+
+    def deactivate(state: ModelState) -> str:
+        state.standby_until, state.standby_reason = math.inf, "manual rotation"
+        state.recent.extend([True, False])
+        state.latencies.append(0.25)
+        state.ratelimit_remaining_requests = 7
+        return "done"
+
+    assert store.update_model("openai.gpt", deactivate) == "done"
+    model = store.read_models(["openai.gpt", "openai.absent"])
+    assert model["openai.gpt"].standby_until == math.inf
+    assert model["openai.gpt"].standby_reason == "manual rotation"
+    assert model["openai.gpt"].recent == [True, False]
+    assert model["openai.gpt"].latencies == [0.25]
+    assert model["openai.gpt"].ratelimit_remaining_requests == 7
+    assert not model["openai.gpt"].is_active(now=1e12)
+    assert model["openai.absent"] == ModelState()
+
+    store.update_provider("openai", lambda s: setattr(s, "disabled_until", 123.5))
+    assert store.read_provider("openai").disabled_until == 123.5
+    assert store.read_provider("anthropic") == ProviderState()
+
+    def bind(state: PoolState) -> None:
+        state.current = "openai.gpt"
+        state.sessions["user-1"] = ("openai.gpt", 99.0)
+
+    store.update_pool("chat", bind)
+    pool = store.read_pool("chat")
+    assert pool.current == "openai.gpt"
+    assert pool.sessions == {"user-1": ("openai.gpt", 99.0)}
+    assert store.read_pool("other") == PoolState()
+
+
+def check_threads_lose_no_updates(store: StateStore) -> None:
+    """8 threads x 200 updates: every failure increment lands and every cursor value is handed out once."""
+    cursors: list[int] = []
+    lock = threading.Lock()
+    start = threading.Barrier(THREADS)
+
+    def work() -> None:
+        start.wait()
+        mine = []
+        for _ in range(UPDATES_PER_THREAD):
+            store.update_model("p.m", increment_failures)
+            mine.append(store.update_pool("chat", advance_cursor))
+        with lock:
+            cursors.extend(mine)
+
+    threads = [threading.Thread(target=work) for _ in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    total = THREADS * UPDATES_PER_THREAD
+    assert store.read_models(["p.m"])["p.m"].failures == total
+    assert store.read_pool("chat").cursor == total
+    assert sorted(cursors) == list(range(total))
+
+
+def check_failed_update_changes_nothing(store: StateStore) -> None:
+    """``fn`` raising leaves the record as it was and the store usable."""
+    store.update_model("p.m", increment_failures)
+
+    def explode(state: ModelState) -> None:
+        state.failures = 1000
+        raise ValueError("boom")
+
+    try:
+        store.update_model("p.m", explode)
+    except ValueError:
+        pass
+    else:  # pragma: no cover
+        raise AssertionError("update_model swallowed the exception")
+    assert store.update_model("p.m", increment_failures) == 2
