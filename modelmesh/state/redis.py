@@ -6,7 +6,8 @@ each a JSON record, see ``codec``), the optimistic read-modify-write and the deg
 Atomicity: ``update_*`` reads the record, runs ``fn`` on it and writes it back with a compare-and-set
 Lua script that only writes if the stored text is still the one that was read; otherwise it re-reads
 and runs ``fn`` again. So no update (a failure count, a round-robin step) is lost between processes or
-hosts, and ``fn`` may run more than once: it must only mutate the record it is given.
+hosts, and ``fn`` may run more than once: it must only mutate the record it is given. Threads of one
+process updating the same record queue on a local lock first, so retries only happen between processes.
 
 Degraded mode: when Redis cannot be reached (timeouts are short, 0.5 s by default) the store logs one
 warning on ``modelmesh.state`` and serves from a ``MemoryStateStore`` that mirrors every record this
@@ -27,8 +28,7 @@ from typing import Any, Final, TypeVar, cast
 
 import redis
 from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from modelmesh.state.base import ModelState, PoolState, ProviderState
@@ -40,7 +40,8 @@ T = TypeVar("T")
 logger = logging.getLogger("modelmesh.state")
 
 DEFAULT_URL: Final = "redis://localhost:6379/0"
-_UNREACHABLE: Final = (RedisConnectionError, RedisTimeoutError, OSError)
+# Any Redis failure (down, timing out, loading, read-only replica, ...) moves routing to local state.
+_UNREACHABLE: Final = (RedisError, OSError)
 # KEYS[1] record; ARGV[1] "1" if a value was read ("0": the key was absent), ARGV[2] it, ARGV[3] new value.
 _COMPARE_AND_SET: Final = """
 local current = redis.call('GET', KEYS[1])
@@ -86,6 +87,8 @@ class RedisStateStore:
         self._local = MemoryStateStore()
         self._lock = threading.Lock()
         self._probe_lock = threading.Lock()
+        # Threads of this process updating one record queue here instead of racing each other's CAS.
+        self._stripes = [threading.Lock() for _ in range(64)]
         self._degraded = False
         self._next_probe = 0.0
         self._touched: set[tuple[str, str]] = set()  # records changed while degraded
@@ -101,7 +104,7 @@ class RedisStateStore:
         if not keys or not self._use_shared():
             return self._local.read_models(keys)
         try:
-            values = self._client.mget([self._key("model", key) for key in keys])
+            values = cast("list[bytes | None]", self._client.mget([self._key("model", key) for key in keys]))
         except _UNREACHABLE as exc:
             self._degrade(exc)
             return self._local.read_models(keys)
@@ -138,7 +141,7 @@ class RedisStateStore:
     def _read(self, kind: str, name: str, cls: type[R]) -> R:
         if self._use_shared():
             try:
-                state = decode(cls, self._client.get(self._key(kind, name)))
+                state = decode(cls, cast("bytes | None", self._client.get(self._key(kind, name))))
             except _UNREACHABLE as exc:
                 self._degrade(exc)
             else:
@@ -149,7 +152,8 @@ class RedisStateStore:
     def _update(self, kind: str, name: str, cls: type[R], fn: Callable[[R], T]) -> T:
         if self._use_shared():
             try:
-                result, state = self._compare_and_set(kind, name, cls, fn)
+                with self._stripes[hash((kind, name)) % len(self._stripes)]:
+                    result, state = self._compare_and_set(kind, name, cls, fn)
             except _UNREACHABLE as exc:
                 self._degrade(exc)
             else:
@@ -163,7 +167,7 @@ class RedisStateStore:
         key = self._key(kind, name)
         attempt = 0
         while True:
-            raw: bytes | None = self._client.get(key)
+            raw = cast("bytes | None", self._client.get(key))
             before = None if raw is None else raw.decode()
             state = decode(cls, before)
             result = fn(state)
@@ -192,9 +196,10 @@ class RedisStateStore:
             self._degraded = True
             self._next_probe = self._clock() + self.reconnect_interval_s
         logger.warning(
-            "Redis state store at %s is unreachable (%s); routing on local state, retrying every %.0f s",
+            "Redis state store at %s failed (%s: %s); routing on local state, retrying every %g s",
             self._where,
             type(exc).__name__,
+            str(exc)[:200],
             self.reconnect_interval_s,
         )
 

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 from modelmesh.state.base import ModelState, PoolState, ProviderState, StateStore
 
+REPO = Path(__file__).resolve().parents[2]
 THREADS = 8
 UPDATES_PER_THREAD = 200
 
@@ -97,3 +102,24 @@ def check_failed_update_changes_nothing(store: StateStore) -> None:
     else:  # pragma: no cover
         raise AssertionError("update_model swallowed the exception")
     assert store.update_model("p.m", increment_failures) == 2
+
+
+def run_with_second_process(store: StateStore, kind: str, target: str, prefix: str, count: int = 400) -> None:
+    """This process and ``tests.state.worker`` in another one update the same records at the same time."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    command = [sys.executable, "-m", "tests.state.worker", kind, target, prefix, str(count)]
+    with subprocess.Popen(
+        command, cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as worker:
+        assert worker.stdin is not None and worker.stdout is not None
+        assert worker.stdout.readline().strip() == "ready"
+        worker.stdin.write("go\n")
+        worker.stdin.flush()
+        mine = []
+        for _ in range(count):
+            store.update_model("p.m", increment_failures)
+            mine.append(store.update_pool("chat", advance_cursor))
+        theirs = [int(line) for line in worker.stdout]
+        assert worker.wait(timeout=30) == 0
+    assert store.read_models(["p.m"])["p.m"].failures == 2 * count
+    assert sorted(mine + theirs) == list(range(2 * count))

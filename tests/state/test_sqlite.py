@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import math
-import os
 import sqlite3
-import subprocess
-import sys
-import textwrap
 import threading
 from pathlib import Path
 
@@ -15,25 +11,6 @@ import pytest
 
 from modelmesh.state.sqlite import DEFAULT_PATH, SQLiteStateStore
 from tests.state import contract
-
-REPO = Path(__file__).resolve().parents[2]
-
-# Opens the store, says "ready", waits for "go", then increments the shared counter and cursor.
-WORKER = textwrap.dedent(
-    """
-    import sys
-    from modelmesh.state.sqlite import SQLiteStateStore
-    from tests.state.contract import advance_cursor, increment_failures
-
-    store = SQLiteStateStore(path=sys.argv[1], prefix="shared")
-    print("ready", flush=True)
-    sys.stdin.readline()
-    for _ in range(int(sys.argv[2])):
-        store.update_model("p.m", increment_failures)
-        print(store.update_pool("chat", advance_cursor))
-    store.close()
-    """
-)
 
 
 @pytest.fixture
@@ -97,29 +74,8 @@ def test_eight_threads_lose_no_updates(db: Path) -> None:
 
 
 def test_a_second_process_updating_concurrently_loses_no_updates(db: Path) -> None:
-    per_side = 400
     store = SQLiteStateStore(path=db, prefix="shared")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    with subprocess.Popen(
-        [sys.executable, "-c", WORKER, str(db), str(per_side)],
-        cwd=REPO,
-        env=env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    ) as worker:
-        assert worker.stdin is not None and worker.stdout is not None
-        assert worker.stdout.readline().strip() == "ready"
-        worker.stdin.write("go\n")
-        worker.stdin.flush()
-        mine = []
-        for _ in range(per_side):
-            store.update_model("p.m", contract.increment_failures)
-            mine.append(store.update_pool("chat", contract.advance_cursor))
-        theirs = [int(line) for line in worker.stdout]
-        assert worker.wait(timeout=30) == 0
-    assert store.read_models(["p.m"])["p.m"].failures == 2 * per_side
-    assert sorted(mine + theirs) == list(range(2 * per_side))
+    contract.run_with_second_process(store, "sqlite", str(db), "shared")
     store.close()
 
 
