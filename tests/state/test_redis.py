@@ -193,3 +193,12 @@ def test_unknown_options_are_ignored(redis_server: RedisServer, prefix: str) -> 
     store = RedisStateStore(url=redis_server.url, prefix=prefix, path="ignored.sqlite3")
     assert store.update_pool("chat", contract.advance_cursor) == 0
     store.close()
+
+
+def test_the_registry_builds_the_store_as_the_builder_does(redis_server: RedisServer, prefix: str) -> None:
+    from modelmesh.registry import STATE_STORES
+
+    store = STATE_STORES.get("redis")(prefix=prefix, url=redis_server.url)
+    assert isinstance(store, RedisStateStore)
+    assert store.update_pool("chat", contract.advance_cursor) == 0
+    store.close()

@@ -134,3 +134,12 @@ def test_a_closed_store_refuses_work_in_every_thread(db: Path) -> None:
     thread.start()
     thread.join()
     assert len(errors) == 1
+
+
+def test_the_registry_builds_the_store_as_the_builder_does(db: Path) -> None:
+    from modelmesh.registry import STATE_STORES
+
+    store = STATE_STORES.get("modelmesh.sqlite.v1")(prefix="mesh", path=str(db))
+    assert isinstance(store, SQLiteStateStore)
+    assert repr(store) == f"SQLiteStateStore(path={str(db)!r}, prefix='mesh')"
+    store.close()
