@@ -116,17 +116,17 @@ class SessionStickinessPolicy(BasePolicy):
     """Keep a session on one model while it is active; ``strict`` fails, ``fallback`` rebinds when not."""
 
     def order(self, ctx: SelectionContext, candidates: list[ModelSpec]) -> list[ModelSpec]:
-        fallback = RoundRobinPolicy(self.config).order(ctx, candidates)
+        spread = RoundRobinPolicy(self.config)
         if ctx.session_id is None:
-            return fallback
+            return spread.order(ctx, candidates)
         bound = ctx.store.read_pool(ctx.pool.name).sessions.get(ctx.session_id)
         if bound is None or bound[1] <= ctx.now:
-            return fallback
+            return spread.order(ctx, candidates)  # a new session: spread new sessions over the pool
         model = next((m for m in candidates if m.key == bound[0]), None)
         if model is not None:
-            return [model] + [m for m in fallback if m is not model]
+            return [model] + [m for m in candidates if m is not model]
         session = getattr(self.config, "session", None)
-        return [] if getattr(session, "mode", "fallback") == "strict" else fallback
+        return [] if getattr(session, "mode", "fallback") == "strict" else spread.order(ctx, candidates)
 
     def on_success(self, ctx: SelectionContext, model: ModelSpec) -> None:
         if ctx.session_id is None:
