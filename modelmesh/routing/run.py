@@ -219,6 +219,9 @@ class RoutingRun:
                     }
                 )
         tried = {r.model for r in self.records}
+        failed_providers = {r.provider for r in self.records if r.outcome != "ok"}
+        # A provider that just failed one model is likely down for its others: try other providers first.
+        self._queue.sort(key=lambda m: m.provider in failed_providers)
         while self._queue:
             model = self._queue.pop(0)
             if model.key in tried:
