@@ -97,7 +97,7 @@ def _provider(
             f"provider {name!r} is not a known preset, so it needs a base_url",
             path=f"providers.{name}.base_url",
         )
-    if preset is not None and preset.base_url_env and preset.base_url_env.endswith("_HOST"):
+    if preset is not None and preset.host_env and base_url != preset.base_url:
         base_url = _api_root(base_url)
     endpoint = ProviderEndpoint(name, connector, base_url, config.api_key, dict(config.headers))
     defaults = catalog.default_models(name) if preset else []

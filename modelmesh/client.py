@@ -5,6 +5,8 @@ The clients add only the ModelMesh extras; every OpenAI method, type and excepti
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -24,6 +26,22 @@ if TYPE_CHECKING:
 
 MESH_BASE_URL = "http://modelmesh.local/v1"  # never resolved: the transport answers every request
 DEFAULT_STRATEGY = "stick-until-failure"
+
+
+class _SyncHttpClient(httpx2.Client):
+    """Closes its pooled connections when the client is garbage-collected (users rarely close clients)."""
+
+    def __del__(self) -> None:
+        if not self.is_closed:
+            with contextlib.suppress(Exception):
+                self.close()
+
+
+class _AsyncHttpClient(httpx2.AsyncClient):
+    def __del__(self) -> None:
+        if not self.is_closed:
+            with contextlib.suppress(Exception):
+                asyncio.get_running_loop().create_task(self.aclose())
 
 
 class _MeshExtras:
@@ -60,7 +78,7 @@ class MeshClient(_MeshExtras, openai.OpenAI):
         if http_client is None:
             if mesh is None:
                 raise TypeError("MeshClient needs a ModelMesh: use modelmesh.create(...) to build one")
-            http_client = httpx2.Client(transport=MeshTransport(mesh), timeout=None)
+            http_client = _SyncHttpClient(transport=MeshTransport(mesh), timeout=None)
         self._mesh = mesh or http_client._transport.mesh
         kwargs["api_key"] = kwargs.get("api_key") or "modelmesh"
         kwargs["base_url"] = kwargs.get("base_url") or MESH_BASE_URL
@@ -76,7 +94,7 @@ class AsyncMeshClient(_MeshExtras, openai.AsyncOpenAI):
         if http_client is None:
             if mesh is None:
                 raise TypeError("AsyncMeshClient needs a ModelMesh: use modelmesh.create_async(...)")
-            http_client = httpx2.AsyncClient(transport=AsyncMeshTransport(mesh), timeout=None)
+            http_client = _AsyncHttpClient(transport=AsyncMeshTransport(mesh), timeout=None)
         self._mesh = mesh or http_client._transport.mesh
         kwargs["api_key"] = kwargs.get("api_key") or "modelmesh"
         kwargs["base_url"] = kwargs.get("base_url") or MESH_BASE_URL

@@ -56,6 +56,9 @@ class MeshTransport(httpx2.BaseTransport):
                 if response is not None:
                     return response
 
+    def close(self) -> None:
+        self._http.close()
+
     def _attempt(self, run: RoutingRun, attempt: Attempt, request: httpx2.Request) -> httpx2.Response | None:
         try:
             upstream = self._http.handle_request(provider_request(attempt))

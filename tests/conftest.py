@@ -1,0 +1,62 @@
+"""Shared fixtures: an environment free of real provider keys, and local fake providers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from modelmesh import catalog
+from modelmesh.testing import FakeProvider
+
+OPENAI_MODELS = ["gpt-4o", "gpt-4o-mini", "text-embedding-3-small", "tts-1", "whisper-1", "dall-e-3"]
+GROQ_MODELS = ["llama-3.3-70b-versatile", "llama-3.1-8b-instant"]
+
+
+@pytest.fixture(autouse=True)
+def no_provider_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's real keys must never reach a test (and never the internet)."""
+    for preset in catalog.presets().values():
+        for name in (preset.key_env, preset.base_url_env):
+            if name:
+                monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def openai_fake() -> Iterator[FakeProvider]:
+    with FakeProvider(name="openai", models=OPENAI_MODELS, api_key="sk-test-openai-123456") as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def groq_fake() -> Iterator[FakeProvider]:
+    with FakeProvider(name="groq", models=GROQ_MODELS, api_key="gsk-test-groq-123456") as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def anthropic_fake() -> Iterator[FakeProvider]:
+    models = ["claude-sonnet-4-20250514", "claude-haiku-4-5-20251001"]
+    with FakeProvider(name="anthropic", models=models, dialect="anthropic", api_key="sk-ant-test-123456") as fake:
+        yield fake
+
+
+@pytest.fixture
+def fakes(openai_fake: FakeProvider, groq_fake: FakeProvider, monkeypatch: pytest.MonkeyPatch) -> Iterator[
+    tuple[FakeProvider, FakeProvider]
+]:
+    """Two OpenAI-dialect fakes detected as the openai and groq providers, reset for each test."""
+    for fake, prefix in ((openai_fake, "OPENAI"), (groq_fake, "GROQ")):
+        fake.reset()
+        for key, value in fake.env(prefix).items():
+            monkeypatch.setenv(key, value)
+    yield openai_fake, groq_fake
+    openai_fake.reset()
+    groq_fake.reset()
+
+
+def pool_config(**pool: Any) -> dict[str, Any]:
+    """A config whose providers are auto-detected and whose one chat pool has the given settings."""
+    pool.setdefault("capability", "chat-completion")
+    return {"pools": {"chat-completion": pool}}
