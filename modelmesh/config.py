@@ -7,8 +7,8 @@ path of the bad field; pydantic's own errors never escape, because they echo inp
 
 Secrets are resolved at load: ``from_file`` / ``from_dict`` / ``load`` return a config whose
 ``${secrets:NAME}`` references are replaced (pass ``resolve_secrets=False`` to only validate, then call
-``resolve_secrets()``). Disabled providers are not resolved. A pickled config carries the references
-again, never the resolved values; secrets given literally are dropped from pickles.
+``resolve_secrets()``). Disabled providers are not resolved. Pickles and ``model_dump`` carry the
+``${secrets:}`` templates again, never resolved values (see ``secrets.SecretSafeModel``).
 
 It does not build anything: the client turns a config into providers, pools and stores.
 """
@@ -22,18 +22,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    SecretStr,
-    SerializerFunctionWrapHandler,
-    ValidationError,
-    model_serializer,
-    model_validator,
-)
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from modelmesh import registry
 from modelmesh.capabilities import CapabilityTree, default_tree, expand_capabilities
@@ -41,9 +30,9 @@ from modelmesh.errors import ConfigError, UnknownNameError
 from modelmesh.secrets import (
     ChainSecretStore,
     MappingSecretStore,
+    SecretSafeModel,
     SecretStore,
     env_name,
-    references,
     resolve_references,
 )
 from modelmesh.types import FEATURES
@@ -67,44 +56,8 @@ Feature = Annotated[str, AfterValidator(_feature)]
 _CAMEL_KEYS = {"apiKey": "api_key", "baseUrl": "base_url"}  # the seed's TypeScript spelling
 
 
-class _Model(BaseModel):
+class _Model(SecretSafeModel):
     model_config = ConfigDict(extra="forbid", validate_default=True)
-    # field name -> its value before secret resolution; what pickles and dumps carry instead.
-    _originals: dict[str, Any] = PrivateAttr(default_factory=dict)
-
-    def _templates(self) -> dict[str, Any]:
-        """Resolved plain-text fields (headers, options, URLs) mapped back to their ``${secrets:}`` form.
-
-        SecretStr fields mask themselves, and sections holding models are handled by those models.
-        """
-        templates = {}
-        for name, original in self._originals.items():
-            value = getattr(self, name)
-            nested = value.values() if isinstance(value, dict) else [value]
-            if not isinstance(value, SecretStr) and not any(isinstance(v, BaseModel) for v in nested):
-                templates[name] = original
-        return templates
-
-    @model_serializer(mode="wrap")
-    def _dump_templates(self, handler: SerializerFunctionWrapHandler) -> Any:
-        data = handler(self)
-        if isinstance(data, dict):
-            data.update({k: v for k, v in self._templates().items() if k in data})
-        return data
-
-    def __getstate__(self) -> dict[Any, Any]:
-        state = super().__getstate__()
-        fields = dict(state["__dict__"])
-        for name, value in fields.items():
-            if name in self._originals:
-                fields[name] = self._originals[name]
-            elif isinstance(value, SecretStr) and not references(value.get_secret_value()):
-                fields[name] = None  # a literal secret: dropped, only a ${secrets:} template survives
-            elif isinstance(value, dict) and any(isinstance(v, SecretStr) for v in value.values()):
-                fields[name] = {}
-        state["__dict__"] = fields
-        state["__pydantic_private__"] = {**(state.get("__pydantic_private__") or {}), "_originals": {}}
-        return state
 
 
 # -- schema ----------------------------------------------------------------------------------------
@@ -272,7 +225,7 @@ class MeshConfig(_Model):
         """A model keyed ``openai.gpt-4o`` with no ``provider`` belongs to the configured ``openai``."""
         if not isinstance(data, dict) or not isinstance(data.get("models"), dict):
             return data
-        providers = data.get("providers") if isinstance(data.get("providers"), dict) else {}
+        providers = data["providers"] if isinstance(data.get("providers"), dict) else {}
         models = dict(data["models"])
         for key, model in models.items():
             prefix = str(key).partition(".")[0]
@@ -342,7 +295,7 @@ class MeshConfig(_Model):
         """
         store = store or self.secret_store()
         missing: list[tuple[str, str]] = []
-        resolved = resolve_references(self, store, missing, skip=_skip_resolution)
+        resolved: MeshConfig = resolve_references(self, store, missing, skip=_skip_resolution)
         if missing:
             lines = [
                 f"{path}: secret {name!r} not found (checked secrets.values, then {self.secrets.store}"

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, PrivateAttr, SecretStr, SerializerFunctionWrapHandler, model_serializer
 
 from modelmesh.errors import ConfigError
 
@@ -67,7 +67,7 @@ class DotenvSecretStore:
 
     def __init__(
         self, path: str | os.PathLike[str] | None = None, *, environ: Mapping[str, str] | None = None
-    ):
+    ) -> None:
         self.path = Path(path) if path is not None else Path(".env")
         self._values: dict[str, SecretStr] = {}
         if self.path.is_file():
@@ -153,7 +153,7 @@ def resolve_references(
     Walks str, ``SecretStr``, dicts, lists and pydantic models (``skip(model, field)`` leaves a field
     alone); anything else is kept by identity, and so is any container with nothing to substitute.
     Unknown names are appended to ``missing`` as ``(dotted path, name)``. A model copy records the
-    replaced fields' previous values in its ``_originals`` private dict, when it has one.
+    replaced fields' previous values when it is a ``SecretSafeModel``.
     """
 
     def walk(item: Any, where: str) -> Any:
@@ -185,11 +185,52 @@ def resolve_references(
         if not updates:
             return value
         copy = value.model_copy(update=updates)
-        originals = getattr(value, "_originals", None)
-        if isinstance(originals, dict):
-            copy._originals = {**{field: getattr(value, field) for field in updates}, **originals}
+        if isinstance(value, SecretSafeModel) and isinstance(copy, SecretSafeModel):
+            copy._originals = {**{field: getattr(value, field) for field in updates}, **value._originals}
         return copy
     return value
+
+
+class SecretSafeModel(BaseModel):
+    """A pydantic base whose dumps and pickles never carry a resolved secret.
+
+    ``resolve_references`` records, in ``_originals``, each field it changed. A pickle restores those
+    fields to their ``${secrets:}`` templates and drops literal ``SecretStr`` values; ``model_dump``
+    shows templates for plain-text fields (headers, options, URLs), since SecretStr masks itself.
+    """
+
+    _originals: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    def _templates(self) -> dict[str, Any]:
+        templates = {}
+        for name, original in self._originals.items():
+            value = getattr(self, name)
+            nested = value.values() if isinstance(value, dict) else [value]
+            # Sections holding models are left to those models' own templates.
+            if not isinstance(value, SecretStr) and not any(isinstance(v, BaseModel) for v in nested):
+                templates[name] = original
+        return templates
+
+    @model_serializer(mode="wrap")
+    def _dump_templates(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict):
+            data.update({k: v for k, v in self._templates().items() if k in data})
+        return data
+
+    def __getstate__(self) -> dict[Any, Any]:
+        state = super().__getstate__()
+        fields = dict(state["__dict__"])
+        for name, value in fields.items():
+            if name in self._originals:
+                fields[name] = self._originals[name]
+            elif isinstance(value, SecretStr) and not references(value.get_secret_value()):
+                fields[name] = None  # a literal secret: dropped, only a ${secrets:} template survives
+            elif isinstance(value, dict) and any(isinstance(v, SecretStr) for v in value.values()):
+                fields[name] = {}
+        state["__dict__"] = fields
+        state["__pydantic_private__"] = {**(state.get("__pydantic_private__") or {}), "_originals": {}}
+        return state
 
 
 # -- .env parsing ----------------------------------------------------------------------------------
