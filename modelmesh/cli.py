@@ -1,0 +1,147 @@
+"""The ``modelmesh`` command: ``demo`` (a failover tour on local fakes) and ``status`` (pool health).
+
+Owns argument parsing, exit codes and the rich rendering of pool status. It deliberately holds no
+routing logic: every command goes through ``modelmesh.create()`` like user code does. Exit codes:
+0 success, 1 the command ran and failed (no providers, a demo request not answered), 2 bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import modelmesh
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    from modelmesh.mesh import PoolStatus
+
+DEFAULT_CAPABILITY = "chat-completion"
+PIPED_WIDTH = 120
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="modelmesh",
+        description="Capability-driven routing with retry, rotation and failover under the OpenAI SDK.",
+    )
+    parser.add_argument("--version", action="version", version=f"modelmesh {modelmesh.__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    demo = commands.add_parser(
+        "demo",
+        help="failover tour against three local fake providers (no API keys needed)",
+        description="Start three local fake providers, inject outages, rate limits and auth failures, "
+        "and show live how the mesh keeps every request answered.",
+    )
+    demo.add_argument(
+        "--cooldown",
+        type=_positive_float,
+        default=3.0,
+        metavar="SECONDS",
+        help="recovery cooldown of the demo pool (default: 3)",
+    )
+    status = commands.add_parser(
+        "status",
+        help="show pool status for a config file or the providers detected from the environment",
+        description="Build the mesh (no requests are sent) and print every pool's models and health.",
+    )
+    status.add_argument("--config", metavar="FILE", help="YAML or JSON MeshConfig file")
+    status.add_argument(
+        "capabilities",
+        nargs="*",
+        metavar="CAPABILITY",
+        help=f"capabilities to build pools for without --config (default: {DEFAULT_CAPABILITY})",
+    )
+    return parser
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        from modelmesh.demo import run_demo
+
+        return run_demo(cooldown_s=args.cooldown).exit_code
+    return _status(parser, args.config, args.capabilities)
+
+
+def _status(parser: argparse.ArgumentParser, config: str | None, capabilities: list[str]) -> int:
+    from modelmesh.errors import ConfigError, NoProvidersError, UnknownNameError
+
+    if config is not None and capabilities:
+        parser.error("status: pass either --config or capabilities, not both")
+    try:
+        if config is not None:
+            client = modelmesh.create(config=config)
+        else:
+            client = modelmesh.create(*(capabilities or [DEFAULT_CAPABILITY]))
+    except (NoProvidersError, RuntimeError) as exc:
+        print(f"modelmesh status: {exc}", file=sys.stderr)
+        return 1
+    except (ConfigError, UnknownNameError, ValueError, OSError) as exc:
+        parser.error(f"status: {exc}")
+    try:
+        console = make_console()
+        for table in status_tables(client.pool_status(), client.active_providers()):
+            console.print(table)
+    finally:
+        client.close()
+    return 0
+
+
+def make_console() -> Console:
+    try:
+        from rich.console import Console
+    except ImportError:  # pragma: no cover - rich is the `console` extra
+        raise SystemExit("modelmesh: this command needs rich: pip install 'modelmesh[console]'") from None
+    # Piped output (CI, `make demo | tee`) gets a fixed, roomy width instead of rich's default of 80.
+    width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else PIPED_WIDTH
+    return Console(highlight=False, width=width)
+
+
+def status_tables(statuses: dict[str, PoolStatus], providers: Sequence[str] = ()) -> list[Table]:
+    """One rich table per pool: each model with its provider, health and time back from standby."""
+    from rich.table import Table
+
+    tables = []
+    for name, status in statuses.items():
+        title = (
+            f"pool [bold]{name}[/]: {status.active}/{status.total} active, "
+            f"current [cyan]{status.current_model or '-'}[/]"
+        )
+        caption = f"strategy {status.strategy}"
+        if providers:
+            caption += f"\nactive providers: {', '.join(providers)}"
+        table = Table(title=title, caption=caption, title_justify="left", caption_justify="left")
+        table.add_column("model")
+        table.add_column("provider")
+        table.add_column("state")
+        table.add_column("reason")
+        table.add_column("back in", justify="right")
+        for model in status.models:
+            current = model.model.split(".", 1)[-1] == status.current_model
+            state = "[green]active[/]" if model.active else "[red]standby[/]"
+            back = "" if model.back_in_s is None else f"{model.back_in_s:.1f} s"
+            label = f"[bold]{model.model}[/] *" if current else model.model
+            table.add_row(label, model.provider, state, model.reason or "", back)
+        tables.append(table)
+    return tables
+
+
+if __name__ == "__main__":
+    sys.exit(main())
