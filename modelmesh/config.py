@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
-from modelmesh import registry
+from modelmesh import catalog, registry
 from modelmesh.capabilities import CapabilityTree, default_tree, expand_capabilities
 from modelmesh.errors import ConfigError, UnknownNameError
 from modelmesh.secrets import (
@@ -260,14 +260,16 @@ class MeshConfig(_Model):
         return config.resolve_secrets() if resolve_secrets else config
 
     @classmethod
-    def load(cls, source: str | PathLike[str] | Mapping[str, Any] | MeshConfig, **kwargs: bool) -> MeshConfig:
+    def load(
+        cls, source: str | PathLike[str] | Mapping[str, Any] | MeshConfig, *, resolve_secrets: bool = True
+    ) -> MeshConfig:
         """A config from a file path, a dict or a ``MeshConfig`` (the three are equivalent)."""
         if isinstance(source, MeshConfig):
-            return source.resolve_secrets() if kwargs.get("resolve_secrets", True) else source
+            return source.resolve_secrets() if resolve_secrets else source
         if isinstance(source, str | PathLike):
-            return cls.from_file(source, **kwargs)
+            return cls.from_file(source, resolve_secrets=resolve_secrets)
         if isinstance(source, Mapping):
-            return cls.from_dict(source, **kwargs)
+            return cls.from_dict(source, resolve_secrets=resolve_secrets)
         raise ConfigError(f"config must be a file path, a dict or a MeshConfig, got {type(source).__name__}")
 
     # -- derived views ----------------------------------------------------------------------------
@@ -280,7 +282,7 @@ class MeshConfig(_Model):
         return tree
 
     def secret_store(self) -> SecretStore:
-        """Inline ``secrets.values`` first, then the configured store."""
+        """Inline ``secrets.values`` first, then the configured store (called with ``path=`` if set)."""
         factory = registry.SECRET_STORES.get(self.secrets.store, path="secrets.store")
         try:
             store = factory(path=self.secrets.path) if self.secrets.path else factory()
@@ -314,8 +316,6 @@ def _check_names(config: MeshConfig) -> None:
 
     Collects every problem so that one load reports all of them.
     """
-    from modelmesh import catalog  # imported late: the catalogue imports this module
-
     errors: list[ConfigError] = []
 
     def check(path: str, function: Any, *args: Any) -> None:
