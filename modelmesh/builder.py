@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from modelmesh import catalog
-from modelmesh.capabilities import CapabilityTree, default_tree, expand_capabilities
+from modelmesh.capabilities import CapabilityTree, expand_capabilities
 from modelmesh.errors import ConfigError, UnknownNameError
 from modelmesh.mesh import ModelMesh
 from modelmesh.registry import CONNECTORS, OBSERVABILITY, STATE_STORES, STRATEGIES
@@ -33,9 +33,7 @@ def build_mesh(
 ) -> ModelMesh:
     environ = os.environ if environ is None else environ
     config = config.resolve_secrets()
-    tree = default_tree()
-    for custom in config.capabilities:
-        tree.add(custom)
+    tree = config.capability_tree()
     providers: dict[str, ProviderEndpoint] = {}
     connectors: dict[str, Any] = {}
     models: dict[str, ModelSpec] = {}
@@ -90,15 +88,10 @@ def _provider(
     preset = catalog.presets().get(name)
     connector = config.connector or (preset.connector if preset else "openai.compatible.v1")
     CONNECTORS.canonical(connector, path=f"providers.{name}.connector")
-    base_url = config.base_url or (preset and preset.base_url_env and environ.get(preset.base_url_env))
-    base_url = base_url or (preset.base_url if preset else None)
+    base_url = config.base_url or (preset.base_url_from(environ) if preset else None)
     if not base_url:
-        raise ConfigError(
-            f"provider {name!r} is not a known preset, so it needs a base_url",
-            path=f"providers.{name}.base_url",
-        )
-    if preset is not None and preset.host_env and base_url != preset.base_url:
-        base_url = _api_root(base_url)
+        raise ConfigError(f"provider {name!r} is not a known preset, so it needs a base_url",
+                          path=f"providers.{name}.base_url")
     endpoint = ProviderEndpoint(name, connector, base_url, config.api_key, dict(config.headers))
     defaults = catalog.default_models(name) if preset else []
     if config.models is None:
@@ -114,11 +107,6 @@ def _provider(
         groups = preset.capabilities if preset else expand_capabilities("chat", tree)
         specs += [_generic_spec(i, name, groups) for i in discover_models(endpoint) if i not in known]
     return endpoint, specs
-
-
-def _api_root(host: str) -> str:
-    host = host if "://" in host else f"http://{host}"
-    return host.rstrip("/") if host.rstrip("/").endswith("/v1") else host.rstrip("/") + "/v1"
 
 
 def _generic_spec(model_id: str, provider: str, capabilities: frozenset[str]) -> ModelSpec:

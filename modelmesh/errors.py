@@ -38,7 +38,7 @@ class UnknownNameError(ConfigError):
         close = difflib.get_close_matches(name, self.valid, n=3, cutoff=0.6)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         listing = ", ".join(self.valid) if len(self.valid) <= 40 else ", ".join(self.valid[:40]) + ", ..."
-        super().__init__(f"unknown {kind} {name!r}.{hint} Valid {kind}s: {listing}", path=path)
+        super().__init__(f"unknown {kind} {name!r}.{hint} Valid {_plural(kind)}: {listing}", path=path)
 
 
 class NoProvidersError(ModelMeshError, RuntimeError):
@@ -48,3 +48,7 @@ class NoProvidersError(ModelMeshError, RuntimeError):
         super().__init__(
             message or "No API keys found. Set at least one provider API key as an environment variable."
         )
+
+
+def _plural(noun: str) -> str:
+    return noun[:-1] + "ies" if noun.endswith("y") and noun[-2:-1] not in "aeiou" else noun + "s"
