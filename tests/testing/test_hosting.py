@@ -15,8 +15,9 @@ from modelmesh.testing.hosting import ServerThread
 START_BUDGET_S = 0.1
 
 
-def fake_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name.startswith("modelmesh-fake-")]
+def fake_threads(name: str) -> list[threading.Thread]:
+    """Server threads of the fakes called ``name`` (other tests' session fakes may be running too)."""
+    return [t for t in threading.enumerate() if t.name == f"modelmesh-fake-{name}"]
 
 
 def test_warm_start_is_under_100_ms() -> None:
@@ -39,7 +40,7 @@ def test_stop_frees_the_port_and_ends_the_thread() -> None:
         f"{provider.base_url}/models", headers={"authorization": "Bearer sk-test-porty"}
     ).is_success
     provider.stop()
-    assert not fake_threads()
+    assert not fake_threads("porty")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", port))  # would raise if the fake still held it
     with pytest.raises(httpx2.ConnectError):
@@ -69,7 +70,7 @@ def test_a_stopped_provider_can_start_again() -> None:
 
 def test_servers_run_in_daemon_threads_named_after_the_provider() -> None:
     with FakeProvider(name="named"):
-        (thread,) = fake_threads()
+        (thread,) = fake_threads("named")
         assert thread.daemon
         assert thread.name == "modelmesh-fake-named"
 
