@@ -68,7 +68,8 @@ class ServerThread:
             loop.close()
 
     async def _startup(self) -> int:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only then (proto 0 meant a 40 ms Nagle stall).
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._socket = sock
         sock.bind((HOST, 0))
         config = uvicorn.Config(
