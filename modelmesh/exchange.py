@@ -4,6 +4,7 @@ requests, and outcomes into the responses and exceptions the OpenAI SDK expects.
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
 import httpx2
@@ -132,6 +133,44 @@ def routed_response(
         headers = [(k, v) for k, v in headers if k.lower() != "content-type"]
         headers.append(("content-type", "text/event-stream"))
     return httpx2.Response(upstream.status_code, headers=headers, stream=stream)
+
+
+def is_binary_stream(run: RoutingRun) -> bool:
+    """Generated audio is relayed as it arrives (``with_streaming_response`` plays it while it is made)."""
+    return run.request.endpoint is Endpoint.SPEECH
+
+
+class BinaryRelay(httpx2.SyncByteStream):
+    """Relays a 2xx binary body chunk by chunk; once bytes reach the caller there is no failover."""
+
+    def __init__(self, run: RoutingRun, attempt: Attempt, upstream: httpx2.Response) -> None:
+        self._run, self._attempt, self._upstream = run, attempt, upstream
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            yield from self._upstream.stream
+        finally:
+            self._upstream.close()
+        self._run.env.request_finished(self._run, self._attempt, b"")
+
+    def close(self) -> None:
+        self._upstream.close()
+
+
+class AsyncBinaryRelay(httpx2.AsyncByteStream):
+    def __init__(self, run: RoutingRun, attempt: Attempt, upstream: httpx2.Response) -> None:
+        self._run, self._attempt, self._upstream = run, attempt, upstream
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._upstream.stream:
+                yield chunk
+        finally:
+            await self._upstream.aclose()
+        self._run.env.request_finished(self._run, self._attempt, b"")
+
+    async def aclose(self) -> None:
+        await self._upstream.aclose()
 
 
 def exhausted_response(step: Exhausted, run: RoutingRun, request: httpx2.Request) -> httpx2.Response:
