@@ -17,9 +17,12 @@ import httpx2
 
 from modelmesh.connectors.base import Failure, FailureKind
 from modelmesh.exchange import (
+    AsyncBinaryRelay,
+    BinaryRelay,
     StreamInterruptedError,
     exhausted_response,
     failure_from_exception,
+    is_binary_stream,
     mid_stream_failure,
     provider_request,
     read_failure,
@@ -70,6 +73,9 @@ class MeshTransport(httpx2.BaseTransport):
             upstream.close()
             run.failed(attempt, read_failure(attempt, upstream, body))
             return None
+        if is_binary_stream(run):
+            run.succeeded(attempt, upstream.headers)
+            return routed_response(run, attempt, upstream, stream=BinaryRelay(run, attempt, upstream))
         if not run.requirements.streaming:
             try:
                 body = b"".join(upstream.stream)
@@ -189,6 +195,10 @@ class AsyncMeshTransport(httpx2.AsyncBaseTransport):
             await upstream.aclose()
             run.failed(attempt, read_failure(attempt, upstream, body))
             return None
+        if is_binary_stream(run):
+            run.succeeded(attempt, upstream.headers)
+            relay = AsyncBinaryRelay(run, attempt, upstream)
+            return routed_response(run, attempt, upstream, stream=relay)
         if not run.requirements.streaming:
             try:
                 body = b"".join([chunk async for chunk in upstream.stream])
