@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from modelmesh import catalog
 from modelmesh.capabilities import CapabilityTree, expand_capabilities
+from modelmesh.discovery import discover_models, model_spec_for
 from modelmesh.errors import ConfigError, UnknownNameError
 from modelmesh.mesh import ModelMesh
 from modelmesh.registry import CONNECTORS, OBSERVABILITY, STATE_STORES, STRATEGIES
 from modelmesh.routing.pool import Pool
-from modelmesh.types import FEATURES, ModelSpec, ProviderEndpoint
+from modelmesh.types import ModelSpec, ProviderEndpoint
 
 if TYPE_CHECKING:
     from modelmesh.config import MeshConfig, ProviderConfig
@@ -90,8 +91,10 @@ def _provider(
     CONNECTORS.canonical(connector, path=f"providers.{name}.connector")
     base_url = config.base_url or (preset.base_url_from(environ) if preset else None)
     if not base_url:
-        raise ConfigError(f"provider {name!r} is not a known preset, so it needs a base_url",
-                          path=f"providers.{name}.base_url")
+        raise ConfigError(
+            f"provider {name!r} is not a known preset, so it needs a base_url",
+            path=f"providers.{name}.base_url",
+        )
     endpoint = ProviderEndpoint(name, connector, base_url, config.api_key, dict(config.headers))
     defaults = catalog.default_models(name) if preset else []
     if config.models is None:
@@ -99,19 +102,12 @@ def _provider(
     else:
         by_id = {m.id: m for m in defaults}
         groups = preset.capabilities if preset else expand_capabilities("chat", tree)
-        specs = [by_id.get(model_id) or _generic_spec(model_id, name, groups) for model_id in config.models]
+        specs = [by_id.get(i) or model_spec_for(i, name, groups) for i in config.models]
     if config.discover:
-        from modelmesh.discovery import discover_models
-
         known = {m.id for m in specs}
         groups = preset.capabilities if preset else expand_capabilities("chat", tree)
-        specs += [_generic_spec(i, name, groups) for i in discover_models(endpoint) if i not in known]
+        specs += [model_spec_for(i, name, groups) for i in discover_models(endpoint) if i not in known]
     return endpoint, specs
-
-
-def _generic_spec(model_id: str, provider: str, capabilities: frozenset[str]) -> ModelSpec:
-    """A model we know only by name: assume it can do what its provider offers, features included."""
-    return ModelSpec(id=model_id, provider=provider, capabilities=capabilities, features=FEATURES)
 
 
 def _pool(
