@@ -71,9 +71,7 @@ def pool_name(mesh: ModelMesh, requested: str | None, capabilities: Sequence[str
         return capabilities[0]
     if len(mesh.pools) == 1:
         return next(iter(mesh.pools))
-    raise ValueError(
-        f"this mesh has several pools ({', '.join(sorted(mesh.pools))}): pass model=<pool name>"
-    )
+    raise ValueError(f"this mesh has several pools ({', '.join(sorted(mesh.pools))}): pass model=<pool name>")
 
 
 def mesh_clients(mesh: ModelMesh, **options: Any) -> tuple[MeshClient, AsyncMeshClient]:

@@ -126,6 +126,19 @@ class ChatModelMesh(BaseChatOpenAI):
         """Health of this model's pool (``client.pool_status()[pool]``)."""
         return self.mesh.pool_status()[self.model_name]
 
+    def close(self) -> None:
+        """Close the sync client's provider connections (the async one needs :meth:`aclose`)."""
+        self.root_client.close()
+
+    async def aclose(self) -> None:
+        """Close both clients' provider connections; call it in the event loop that used the model.
+
+        Like any ``AsyncOpenAI``, the async client's pooled connections belong to the loop that
+        opened them: a model used under several ``asyncio.run()`` calls should be closed in each.
+        """
+        self.root_client.close()
+        await self.root_async_client.close()
+
     # -- LangChain identity --------------------------------------------------------------------------
 
     @property
@@ -227,7 +240,7 @@ def _mesh_and_pool(values: dict[str, Any], source: MeshSource | None) -> tuple[M
         capabilities = values["capabilities"] = [capabilities]
     pool, config = values.get("pool"), values.get("config")
     if requested and source is None and not (capabilities or pool or config is not None):
-        capabilities = [requested]  # ChatModelMesh(model="chat-completion") reads as create("chat-completion")
+        capabilities = [requested]  # ChatModelMesh(model="chat-completion") is create("chat-completion")
     mesh = resolve_mesh(
         mesh_client=source,
         capabilities=capabilities,

@@ -21,9 +21,9 @@ from modelmesh.mesh import ModelMesh
 class ModelMeshEmbeddings(BaseModel, Embeddings):
     """Embeddings from a ModelMesh pool; build it like ``modelmesh.create()``::
 
-        ModelMeshEmbeddings("text-embeddings")
-        ModelMeshEmbeddings(config=cfg, model="text-embeddings")
-        ModelMeshEmbeddings(mesh_client=client)   # share a MeshClient's mesh (and pool state)
+    ModelMeshEmbeddings("text-embeddings")
+    ModelMeshEmbeddings(config=cfg, model="text-embeddings")
+    ModelMeshEmbeddings(mesh_client=client)   # share a MeshClient's mesh (and pool state)
     """
 
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
@@ -71,6 +71,14 @@ class ModelMeshEmbeddings(BaseModel, Embeddings):
     @property
     def mesh(self) -> ModelMesh:
         return self._client.mesh
+
+    def close(self) -> None:
+        self._client.close()
+
+    async def aclose(self) -> None:
+        """Close both clients; call it in the event loop that used the async methods."""
+        self._client.close()
+        await self._async_client.close()
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         vectors: list[list[float]] = []

@@ -8,7 +8,8 @@ A typical health-aware graph::
     graph.add_node("rotate", rotate_node(client, "chat-completion"))
     graph.add_node("agent", lambda state: {"messages": [llm.invoke(state["messages"])]})
     graph.add_edge(START, "status")
-    graph.add_conditional_edges("status", route_on_degraded("chat-completion", rotate="rotate", otherwise="agent"))
+    router = route_on_degraded("chat-completion", rotate="rotate", otherwise="agent")
+    graph.add_conditional_edges("status", router)
     graph.add_edge("rotate", "agent")
     graph.add_edge("agent", END)
 
