@@ -12,6 +12,9 @@ would stretch to 30 s. We use uvicorn's protocol stack through ``Server.startup(
 socket we bound ourselves (port 0: the OS picks a free port, no races), and shut down ourselves: stop
 listening, abort every connection, let the handlers notice, cancel stragglers, close the loop.
 
+Servers still running at interpreter exit are stopped by an ``atexit`` hook, so a forgotten
+``stop()`` leaves no unclosed socket or event loop behind (no ResourceWarning at exit).
+
 The transport of each connection is reachable from the app through :meth:`ServerThread.abort`, which
 is how ``Fault.reset`` and ``Fault.cut`` close a connection without a clean HTTP ending.
 """
@@ -19,9 +22,11 @@ is how ``Fault.reset`` and ``Fault.cut`` close a connection without a clean HTTP
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import socket
 import threading
+import weakref
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -30,6 +35,14 @@ import uvicorn
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 10.0
 STOP_GRACE_S = 1.0
+_RUNNING: weakref.WeakSet[ServerThread] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_forgotten_servers() -> None:
+    """Servers nobody stopped are stopped at exit, so no socket or loop is left to the finaliser."""
+    for server in list(_RUNNING):
+        server.stop()
 
 
 class ServerThread:
@@ -55,6 +68,7 @@ class ServerThread:
         except BaseException:
             self.stop()
             raise
+        _RUNNING.add(self)
         return self.port
 
     def _run(self) -> None:
@@ -100,6 +114,7 @@ class ServerThread:
 
     def stop(self) -> None:
         """Stop serving, close every connection and socket, end the thread. Idempotent."""
+        _RUNNING.discard(self)
         loop, thread = self._loop, self._thread
         if loop is None or thread is None:
             return

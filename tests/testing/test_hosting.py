@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
 import time
 
@@ -88,3 +90,18 @@ def test_keep_alive_connections_are_closed_on_stop() -> None:
 def test_abort_without_a_server_is_a_no_op() -> None:
     ServerThread(app=None, name="idle").abort({"client": ("127.0.0.1", 1)})
     ServerThread(app=None, name="idle").stop()
+
+
+FORGETFUL = """
+import httpx2
+from modelmesh.testing import FakeProvider
+fp = FakeProvider(name="forgotten").start()
+assert httpx2.get(fp.base_url + "/models", headers={"authorization": "Bearer " + fp.api_key}).is_success
+"""
+
+
+def test_a_forgotten_server_is_stopped_cleanly_at_exit() -> None:
+    command = [sys.executable, "-X", "dev", "-W", "error", "-c", FORGETFUL]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
