@@ -31,7 +31,22 @@ _EXPORTS = {
     "ModelSpec": "modelmesh.types",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = [  # noqa: RUF022  (grouped as in _EXPORTS)
+    "__version__",
+    "create",
+    "create_async",
+    "MeshClient",
+    "AsyncMeshClient",
+    "MeshConfig",
+    "ModelMesh",
+    "PoolStatus",
+    "ConfigError",
+    "ModelMeshError",
+    "NoProvidersError",
+    "UnknownNameError",
+    "StreamInterruptedError",
+    "ModelSpec",
+]
 
 if TYPE_CHECKING:
     from modelmesh.client import AsyncMeshClient, MeshClient, create, create_async

@@ -67,7 +67,8 @@ class _MeshExtras:
         return self._mesh.rotate(pool)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(pools={sorted(self._mesh.pools)}, providers={sorted(self._mesh.providers)})"
+        mesh = self._mesh
+        return f"{type(self).__name__}(pools={sorted(mesh.pools)}, providers={sorted(mesh.providers)})"
 
 
 class MeshClient(_MeshExtras, openai.OpenAI):

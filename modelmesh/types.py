@@ -68,4 +68,7 @@ class ProviderEndpoint:
     max_attempts: int | None = None  # overrides the pools' attempts per model for this provider
 
     def __repr__(self) -> str:
-        return f"ProviderEndpoint(name={self.name!r}, connector_id={self.connector_id!r}, base_url={self.base_url!r})"
+        return (
+            f"ProviderEndpoint(name={self.name!r}, connector_id={self.connector_id!r}, "
+            f"base_url={self.base_url!r})"
+        )

@@ -38,14 +38,16 @@ def groq_fake() -> Iterator[FakeProvider]:
 @pytest.fixture(scope="session")
 def anthropic_fake() -> Iterator[FakeProvider]:
     models = ["claude-sonnet-4-20250514", "claude-haiku-4-5-20251001"]
-    with FakeProvider(name="anthropic", models=models, dialect="anthropic", api_key="sk-ant-test-123456") as fake:
+    with FakeProvider(
+        name="anthropic", models=models, dialect="anthropic", api_key="sk-ant-test-123456"
+    ) as fake:
         yield fake
 
 
 @pytest.fixture
-def fakes(openai_fake: FakeProvider, groq_fake: FakeProvider, monkeypatch: pytest.MonkeyPatch) -> Iterator[
-    tuple[FakeProvider, FakeProvider]
-]:
+def fakes(
+    openai_fake: FakeProvider, groq_fake: FakeProvider, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[FakeProvider, FakeProvider]]:
     """Two OpenAI-dialect fakes detected as the openai and groq providers, reset for each test."""
     for fake, prefix in ((openai_fake, "OPENAI"), (groq_fake, "GROQ")):
         fake.reset()

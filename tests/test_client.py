@@ -34,8 +34,10 @@ def test_seed_example_with_module_attribute_create(fakes) -> None:  # type: igno
     client = modelmesh.create("chat-completion")
     response = client.chat.completions.create(
         model="chat-completion",
-        messages=[{"role": "system", "content": "You are a helpful assistant."},
-                  {"role": "user", "content": "Explain capability-driven routing."}],
+        messages=[
+            {"role": "system", "content": "You are a helpful assistant."},
+            {"role": "user", "content": "Explain capability-driven routing."},
+        ],
         temperature=0.7,
         max_tokens=500,
     )
@@ -55,8 +57,12 @@ def test_streaming_yields_chat_completion_chunks_from_the_real_model(fakes) -> N
 
 
 def test_layer1_several_capabilities_with_filters_and_strategy(fakes) -> None:  # type: ignore[no-untyped-def]
-    client = create("chat-completion", "text-embeddings", providers=["openai", "anthropic"], strategy="cost-first")
-    chat = client.chat.completions.create(model="chat-completion", messages=[{"role": "user", "content": "Sum"}])
+    client = create(
+        "chat-completion", "text-embeddings", providers=["openai", "anthropic"], strategy="cost-first"
+    )
+    chat = client.chat.completions.create(
+        model="chat-completion", messages=[{"role": "user", "content": "Sum"}]
+    )
     assert chat.model == "gpt-4o-mini"  # cost-first: the cheapest openai chat model
     emb = client.embeddings.create(model="text-embeddings", input="Document text here...")
     assert emb.model == "text-embedding-3-small" and len(emb.data[0].embedding) > 0
@@ -66,8 +72,9 @@ def test_layer1_several_capabilities_with_filters_and_strategy(fakes) -> None:  
 
 def test_layer1b_predefined_pool(fakes) -> None:  # type: ignore[no-untyped-def]
     client = create(pool="text-generation")
-    response = client.chat.completions.create(model="text-generation",
-                                              messages=[{"role": "user", "content": "Write a haiku about APIs."}])
+    response = client.chat.completions.create(
+        model="text-generation", messages=[{"role": "user", "content": "Write a haiku about APIs."}]
+    )
     assert response.model == "gpt-4o"
 
 
@@ -78,13 +85,18 @@ def test_layer2_config_dict_with_secrets_and_two_dialects(  # type: ignore[no-un
     monkeypatch.setenv("OPENAI_KEY", fakes[0].api_key)
     monkeypatch.setenv("ANTHROPIC_KEY", anthropic_fake.api_key)
     monkeypatch.setenv("ANTHROPIC_BASE_URL", anthropic_fake.base_url)
-    client = create(config={
-        "providers": {
-            "openai": {"connector": "openai.llm.v1", "config": {"api_key": "${secrets:openai-key}"}},
-            "anthropic": {"connector": "anthropic.claude.v1", "config": {"api_key": "${secrets:anthropic-key}"}},
-        },
-        "pools": {"chat-completion": {"capability": "chat-completion", "strategy": "cost-first"}},
-    })
+    client = create(
+        config={
+            "providers": {
+                "openai": {"connector": "openai.llm.v1", "config": {"api_key": "${secrets:openai-key}"}},
+                "anthropic": {
+                    "connector": "anthropic.claude.v1",
+                    "config": {"api_key": "${secrets:anthropic-key}"},
+                },
+            },
+            "pools": {"chat-completion": {"capability": "chat-completion", "strategy": "cost-first"}},
+        }
+    )
     fakes[0].set_outage(Fault.status(503))
     response = client.chat.completions.create(model="chat-completion", messages=HELLO)
     assert response.model.startswith("claude-")  # failed over to the native Anthropic dialect
@@ -93,20 +105,25 @@ def test_layer2_config_dict_with_secrets_and_two_dialects(  # type: ignore[no-un
 
 
 def test_layer2_yaml_file_and_meshconfig_object_are_equivalent(fakes, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    data = {"providers": {"groq": {"api_key": fakes[1].api_key, "base_url": fakes[1].base_url}},
-            "pools": {"chat-completion": {"capability": "chat-completion"}}}
+    data = {
+        "providers": {"groq": {"api_key": fakes[1].api_key, "base_url": fakes[1].base_url}},
+        "pools": {"chat-completion": {"capability": "chat-completion"}},
+    }
     path = tmp_path / "modelmesh.yaml"
     path.write_text(yaml.safe_dump(data))
     for source in (str(path), path, data, MeshConfig.from_file(path), MeshConfig.from_dict(data)):
         client = create(config=source)
-        assert client.chat.completions.create(model="chat-completion", messages=HELLO).model == \
-            "llama-3.3-70b-versatile"
+        assert (
+            client.chat.completions.create(model="chat-completion", messages=HELLO).model
+            == "llama-3.3-70b-versatile"
+        )
 
 
 def test_config_with_only_observability_still_detects_providers(fakes, tmp_path) -> None:  # type: ignore[no-untyped-def]
     log = tmp_path / "events.jsonl"
-    client = create("chat-completion", config={"observability": {"connector": "modelmesh.file.v1",
-                                                                 "path": str(log)}})
+    client = create(
+        "chat-completion", config={"observability": {"connector": "modelmesh.file.v1", "path": str(log)}}
+    )
     fakes[0].fail_next(1, Fault.status(401, message="Incorrect API key provided: sk-test-openai-123456"))
     client.chat.completions.create(model="chat-completion", messages=HELLO)
     client.mesh.close()
@@ -152,8 +169,10 @@ def test_models_list_shows_real_models_owned_by_their_provider(fakes) -> None:  
 
 def test_requesting_a_real_model_id_routes_to_it(fakes) -> None:  # type: ignore[no-untyped-def]
     client = create("chat-completion")
-    assert client.chat.completions.create(model="llama-3.1-8b-instant", messages=HELLO).model == \
-        "llama-3.1-8b-instant"
+    assert (
+        client.chat.completions.create(model="llama-3.1-8b-instant", messages=HELLO).model
+        == "llama-3.1-8b-instant"
+    )
 
 
 @pytest.mark.parametrize("base", ["", "/v1"])
@@ -162,9 +181,14 @@ def test_quick_provider_discovers_models_with_or_without_v1(base: str) -> None:
         custom = QuickProvider(base_url=fake.host_url + base, api_key="sk-internal-key")
         assert custom.models == ["gw-small", "gw-large"]
         assert fake.requests[0].path == "/v1/models"
-        client = create(config={"providers": {"internal-gateway": {"instance": custom}},
-                                "pools": {"chat-completion": {"capability": "chat-completion",
-                                                              "providers": ["internal-gateway"]}}})
+        client = create(
+            config={
+                "providers": {"internal-gateway": {"instance": custom}},
+                "pools": {
+                    "chat-completion": {"capability": "chat-completion", "providers": ["internal-gateway"]}
+                },
+            }
+        )
         response = client.chat.completions.create(model="chat-completion", messages=HELLO)
         assert response.model == "gw-small"
         assert "sk-internal-key" not in repr(custom) + repr(client) + repr(client.mesh.providers)
@@ -181,7 +205,7 @@ def test_copy_and_with_options_keep_routing(fakes) -> None:  # type: ignore[no-u
 
 
 def test_nothing_specified_raises_the_seed_error(fakes) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(ValueError, match="^Specify capabilities, pool, or config$"):
+    with pytest.raises(ValueError, match=r"^Specify capabilities, pool, or config$"):
         create()
 
 
@@ -191,8 +215,11 @@ def test_pool_and_capabilities_together_is_an_error(fakes) -> None:  # type: ign
 
 
 def test_no_keys_raises_the_seed_runtime_error() -> None:
-    with pytest.raises(RuntimeError, match=r"^No API keys found\. Set at least one provider API key as an "
-                                            r"environment variable\.$"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"^No API keys found\. Set at least one provider API key as an "
+        r"environment variable\.$",
+    ):
         create("chat-completion")
 
 

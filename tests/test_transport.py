@@ -41,15 +41,23 @@ def ask(mode: str, stream: bool, **pool: Any) -> tuple[str, str, Any]:
     if mode == "sync":
         client = create(config=config(**pool))
         if stream:
-            chunks = list(client.chat.completions.create(model="chat-completion", messages=HELLO, stream=True))
-            return chunks[-1].model, "".join(c.choices[0].delta.content or "" for c in chunks if c.choices), client
+            chunks = list(
+                client.chat.completions.create(model="chat-completion", messages=HELLO, stream=True)
+            )
+            return (
+                chunks[-1].model,
+                "".join(c.choices[0].delta.content or "" for c in chunks if c.choices),
+                client,
+            )
         response = client.chat.completions.create(model="chat-completion", messages=HELLO)
         return response.model, response.choices[0].message.content or "", client
 
     async def run() -> tuple[str, str, Any]:
         async with create_async(config=config(**pool)) as client:
             if stream:
-                result = await client.chat.completions.create(model="chat-completion", messages=HELLO, stream=True)
+                result = await client.chat.completions.create(
+                    model="chat-completion", messages=HELLO, stream=True
+                )
                 chunks = [c async for c in result]
                 text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
                 return chunks[-1].model, text, client
@@ -72,7 +80,7 @@ FAILOVER_FAULTS: dict[str, Callable[[], Fault]] = {
 
 @pytest.mark.parametrize("fault", list(FAILOVER_FAULTS))
 def test_failover_to_the_next_provider(fakes, mode: str, stream: bool, fault: str) -> None:  # type: ignore[no-untyped-def]
-    openai_fake, groq_fake = fakes
+    openai_fake, _ = fakes
     openai_fake.set_outage(FAILOVER_FAULTS[fault]())
     model, text, _ = ask(mode, stream)
     assert model == "llama-3.3-70b-versatile"
@@ -146,14 +154,20 @@ def test_auth_failure_deactivates_the_whole_provider(fakes, mode: str, stream: b
     assert openai_fake.calls() == 1  # gpt-4o-mini was never tried: its provider is out
 
 
-def test_every_provider_failing_surfaces_the_real_openai_exception_with_attempts(fakes, mode: str, stream: bool) -> None:  # type: ignore[no-untyped-def]
+def test_every_provider_failing_surfaces_the_real_openai_exception_with_attempts(
+    fakes, mode: str, stream: bool
+) -> None:  # type: ignore[no-untyped-def]
     openai_fake, groq_fake = fakes
     openai_fake.set_outage(Fault.status(503))
     groq_fake.set_outage(Fault.status(429, retry_after=30))
     with pytest.raises(openai.RateLimitError) as info:
         ask(mode, stream)
     attempts = info.value.body["attempts"]
-    assert [a["model"] for a in attempts] == ["openai.gpt-4o", "openai.gpt-4o", "groq.llama-3.3-70b-versatile"]
+    assert [a["model"] for a in attempts] == [
+        "openai.gpt-4o",
+        "openai.gpt-4o",
+        "groq.llama-3.3-70b-versatile",
+    ]
     assert info.value.response.headers["retry-after"] == "30"
 
 
@@ -200,53 +214,89 @@ def test_routing_headers_are_exposed_through_raw_responses(fakes) -> None:  # ty
 
 def test_tools_and_structured_output_pass_through(fakes) -> None:  # type: ignore[no-untyped-def]
     client = create(config=config())
-    tools = [{"type": "function", "function": {"name": "magic_function", "description": "Magic.",
-                                               "parameters": {"type": "object", "properties": {
-                                                   "input": {"type": "integer"}}, "required": ["input"]}}}]
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "magic_function",
+                "description": "Magic.",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"input": {"type": "integer"}},
+                    "required": ["input"],
+                },
+            },
+        }
+    ]
     response = client.chat.completions.create(
-        model="chat-completion", messages=[{"role": "user", "content": "What is magic_function(3)?"}], tools=tools
+        model="chat-completion",
+        messages=[{"role": "user", "content": "What is magic_function(3)?"}],
+        tools=tools,
     )
     call = response.choices[0].message.tool_calls[0]
     assert call.function.name == "magic_function" and json.loads(call.function.arguments) == {"input": 3}
-    schema = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"],
-              "additionalProperties": False}
+    schema = {
+        "type": "object",
+        "properties": {"answer": {"type": "string"}},
+        "required": ["answer"],
+        "additionalProperties": False,
+    }
     parsed = client.chat.completions.parse(
-        model="chat-completion", messages=HELLO,
-        response_format={"type": "json_schema", "json_schema": {"name": "A", "schema": schema, "strict": True}},
+        model="chat-completion",
+        messages=HELLO,
+        response_format={
+            "type": "json_schema",
+            "json_schema": {"name": "A", "schema": schema, "strict": True},
+        },
     )
     assert "answer" in json.loads(parsed.choices[0].message.content)
 
 
 def test_stream_usage_is_reported_when_asked(fakes) -> None:  # type: ignore[no-untyped-def]
     client = create(config=config())
-    chunks = list(client.chat.completions.create(model="chat-completion", messages=HELLO, stream=True,
-                                                 stream_options={"include_usage": True}))
+    chunks = list(
+        client.chat.completions.create(
+            model="chat-completion", messages=HELLO, stream=True, stream_options={"include_usage": True}
+        )
+    )
     assert chunks[-1].choices == [] and chunks[-1].usage.total_tokens > 0
     assert client.usage.by_model["openai.gpt-4o"].completion_tokens == chunks[-1].usage.completion_tokens
 
 
 def test_anthropic_native_dialect_in_a_pool(anthropic_fake: FakeProvider, mode: str, stream: bool) -> None:
     anthropic_fake.reset()
-    cfg = {"providers": {"anthropic": {"api_key": anthropic_fake.api_key, "base_url": anthropic_fake.base_url,
-                                       "models": ["claude-sonnet-4-20250514"]}},
-           "pools": {"chat-completion": {"capability": "chat-completion"}}}
+    cfg = {
+        "providers": {
+            "anthropic": {
+                "api_key": anthropic_fake.api_key,
+                "base_url": anthropic_fake.base_url,
+                "models": ["claude-sonnet-4-20250514"],
+            }
+        },
+        "pools": {"chat-completion": {"capability": "chat-completion"}},
+    }
     if mode == "sync":
         client = create(config=cfg)
         if stream:
-            chunks = list(client.chat.completions.create(model="chat-completion", messages=HELLO, stream=True))
+            chunks = list(
+                client.chat.completions.create(model="chat-completion", messages=HELLO, stream=True)
+            )
             assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices).startswith("Hello")
             assert chunks[-1].choices[0].finish_reason == "stop"
         else:
             response = client.chat.completions.create(model="chat-completion", messages=HELLO)
             assert response.model == "claude-sonnet-4-20250514" and response.usage.total_tokens > 0
     else:
+
         async def run() -> None:
             async with create_async(config=cfg) as client:
-                response = await client.chat.completions.create(model="chat-completion", messages=HELLO,
-                                                                stream=stream)
+                response = await client.chat.completions.create(
+                    model="chat-completion", messages=HELLO, stream=stream
+                )
                 if stream:
                     chunks = [c async for c in response]
                     assert chunks[-1].choices[0].finish_reason == "stop"
                 else:
                     assert response.model == "claude-sonnet-4-20250514"
+
         asyncio.run(run())

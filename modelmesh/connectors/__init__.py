@@ -1,1 +1,1 @@
-"""Wire dialects: pure translation between the OpenAI shape and a provider's own, plus error classification."""
+"""Wire dialects: pure translation between the OpenAI shape and a provider's own; error classification."""

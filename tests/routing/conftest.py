@@ -74,8 +74,9 @@ def make_pool(models: list[ModelSpec], strategy: str = "stick-until-failure", **
 
 def make_env(models: list[ModelSpec]) -> Env:
     providers = {
-        m.provider: ProviderEndpoint(m.provider, "openai.llm.v1", f"http://{m.provider}.test/v1",
-                                     SecretStr(f"sk-key-{m.provider}"))
+        m.provider: ProviderEndpoint(
+            m.provider, "openai.llm.v1", f"http://{m.provider}.test/v1", SecretStr(f"sk-key-{m.provider}")
+        )
         for m in models
     }
     return Env(providers)
@@ -86,7 +87,9 @@ def chat_request(**body: Any) -> InboundRequest:
     return InboundRequest(Endpoint.CHAT, "POST", {}, payload, b"{}")
 
 
-def fail(kind: FailureKind, status: int | None = None, retry_after: float | None = None, **kw: Any) -> Failure:
+def fail(
+    kind: FailureKind, status: int | None = None, retry_after: float | None = None, **kw: Any
+) -> Failure:
     body = b'{"error": {"message": "boom", "type": "x"}}' if status else b""
     return Failure(kind, "boom", status=status, retry_after_s=retry_after, body=body, **kw)
 

@@ -15,8 +15,13 @@ def first_choice(env, pool, **body) -> str:  # type: ignore[no-untyped-def]
 
 
 def take_out(env, key: str, seconds: float = 60) -> None:  # type: ignore[no-untyped-def]
-    env.store.update_model(key, lambda s: (setattr(s, "standby_until", env.clock.now + seconds),
-                                           setattr(s, "standby_reason", "test")))
+    env.store.update_model(
+        key,
+        lambda s: (
+            setattr(s, "standby_until", env.clock.now + seconds),
+            setattr(s, "standby_reason", "test"),
+        ),
+    )
 
 
 def test_stick_until_failure_keeps_one_model_and_moves_only_on_deactivation() -> None:
@@ -54,12 +59,18 @@ def test_round_robin_cycles_over_active_models_and_skips_standby() -> None:
 
 
 def test_cost_first_picks_the_cheapest_and_ranks_unknown_prices_last() -> None:
-    models = [model("unknown"), model("pricey", input_price=10, output_price=30),
-              model("cheap", input_price=0.1, output_price=0.4)]
+    models = [
+        model("unknown"),
+        model("pricey", input_price=10, output_price=30),
+        model("cheap", input_price=0.1, output_price=0.4),
+    ]
     env, pool = make_env(models), make_pool(models, strategy="cost-first", retry={"max_attempts": 1})
     assert first_choice(env, pool) == "cheap"
-    trace, _ = drive(RoutingRun(env, pool, chat_request()), env,
-                     {"cheap": [fail(FailureKind.SERVER, 500)], "pricey": [fail(FailureKind.SERVER, 500)]})
+    trace, _ = drive(
+        RoutingRun(env, pool, chat_request()),
+        env,
+        {"cheap": [fail(FailureKind.SERVER, 500)], "pricey": [fail(FailureKind.SERVER, 500)]},
+    )
     assert trace == ["cheap", "pricey", "unknown"]
 
 
@@ -68,10 +79,16 @@ def test_latency_first_prefers_the_fastest_and_gives_unmeasured_models_the_media
     env, pool = make_env(models), make_pool(models, strategy="latency-first")
     for key, latencies in {"slow.slow": [0.9, 1.1], "fast.fast": [0.1, 0.2], "mid.mid": [0.5]}.items():
         env.store.update_model(key, lambda s, values=latencies: s.latencies.extend(values))
-    trace, _ = drive(RoutingRun(env, pool, chat_request()), env,
-                     {"fast": [fail(FailureKind.AUTH, 401)], "mid": [fail(FailureKind.AUTH, 401)],
-                      "new": [fail(FailureKind.AUTH, 401)]})
-    # medians: fast 0.15, mid 0.5, slow 1.0; "new" is unmeasured: ranked at the median (0.5), ties keep pool order
+    trace, _ = drive(
+        RoutingRun(env, pool, chat_request()),
+        env,
+        {
+            "fast": [fail(FailureKind.AUTH, 401)],
+            "mid": [fail(FailureKind.AUTH, 401)],
+            "new": [fail(FailureKind.AUTH, 401)],
+        },
+    )
+    # medians: fast 0.15, mid 0.5, slow 1.0; unmeasured "new" gets the median (0.5); ties keep pool order
     assert trace == ["fast", "mid", "new", "slow"]
 
 
@@ -119,18 +136,30 @@ def test_rate_limit_aware_reads_anthropic_headers() -> None:
     models = [model("a"), model("b")]
     env, pool = make_env(models), make_pool(models, strategy="rate-limit-aware")
     run = RoutingRun(env, pool, chat_request())
-    run.succeeded(run.next_step(), {"anthropic-ratelimit-tokens-limit": "1000",
-                                    "anthropic-ratelimit-tokens-remaining": "100"})
+    run.succeeded(
+        run.next_step(),
+        {"anthropic-ratelimit-tokens-limit": "1000", "anthropic-ratelimit-tokens-remaining": "100"},
+    )
     assert first_choice(env, pool) == "b"
 
 
 def test_load_balanced_spreads_in_proportion_to_headroom() -> None:
     models = [model("roomy"), model("tight")]
     env, pool = make_env(models), make_pool(models, strategy="load-balanced")
-    env.store.update_model("roomy.roomy", lambda s: (setattr(s, "ratelimit_limit_requests", 100),
-                                                     setattr(s, "ratelimit_remaining_requests", 90)))
-    env.store.update_model("tight.tight", lambda s: (setattr(s, "ratelimit_limit_requests", 100),
-                                                     setattr(s, "ratelimit_remaining_requests", 10)))
+    env.store.update_model(
+        "roomy.roomy",
+        lambda s: (
+            setattr(s, "ratelimit_limit_requests", 100),
+            setattr(s, "ratelimit_remaining_requests", 90),
+        ),
+    )
+    env.store.update_model(
+        "tight.tight",
+        lambda s: (
+            setattr(s, "ratelimit_limit_requests", 100),
+            setattr(s, "ratelimit_remaining_requests", 10),
+        ),
+    )
     counts = Counter()
     for _ in range(1000):
         run = RoutingRun(env, pool, chat_request())

@@ -21,8 +21,10 @@ def test_success_on_first_model_makes_one_attempt() -> None:
 
 def test_server_error_is_retried_on_same_model_with_backoff_then_fails_over() -> None:
     models = [model("a"), model("b")]
-    env, pool = make_env(models), make_pool(models, retry={"max_attempts": 2, "jitter": False,
-                                                           "backoff_base_s": 0.5})
+    env, pool = (
+        make_env(models),
+        make_pool(models, retry={"max_attempts": 2, "jitter": False, "backoff_base_s": 0.5}),
+    )
     outcomes = {"a": [fail(FailureKind.SERVER, 503), fail(FailureKind.SERVER, 503)]}
     trace, final = drive(RoutingRun(env, pool, chat_request()), env, outcomes)
     assert trace == ["a", "wait:0.5", "a", "b"]
@@ -32,8 +34,11 @@ def test_server_error_is_retried_on_same_model_with_backoff_then_fails_over() ->
 def test_backoff_grows_exponentially_and_is_capped() -> None:
     models = [model("a")]
     env = make_env(models)
-    pool = make_pool(models, retry={"max_attempts": 5, "jitter": False, "backoff_base_s": 1, "backoff_max_s": 3},
-                     deactivation={"failure_threshold": 10})
+    pool = make_pool(
+        models,
+        retry={"max_attempts": 5, "jitter": False, "backoff_base_s": 1, "backoff_max_s": 3},
+        deactivation={"failure_threshold": 10},
+    )
     outcomes = {"a": [fail(FailureKind.SERVER, 500)] * 4}
     trace, _ = drive(RoutingRun(env, pool, chat_request()), env, outcomes)
     assert trace == ["a", "wait:1", "a", "wait:2", "a", "wait:3", "a", "wait:3", "a"]
@@ -42,7 +47,9 @@ def test_backoff_grows_exponentially_and_is_capped() -> None:
 def test_jittered_backoff_stays_within_the_exponential_ceiling() -> None:
     models = [model("a")]
     env = make_env(models)
-    pool = make_pool(models, retry={"max_attempts": 3, "backoff_base_s": 1}, deactivation={"failure_threshold": 9})
+    pool = make_pool(
+        models, retry={"max_attempts": 3, "backoff_base_s": 1}, deactivation={"failure_threshold": 9}
+    )
     trace, _ = drive(RoutingRun(env, pool, chat_request()), env, {"a": [fail(FailureKind.SERVER, 502)] * 2})
     waits = [float(t.split(":")[1]) for t in trace if t.startswith("wait:")]
     assert len(waits) == 2 and 0 <= waits[0] <= 1 and 0 <= waits[1] <= 2
@@ -51,8 +58,11 @@ def test_jittered_backoff_stays_within_the_exponential_ceiling() -> None:
 def test_retry_after_is_honoured_when_no_other_model_is_ready() -> None:
     models = [model("a")]
     env, pool = make_env(models), make_pool(models)
-    trace, final = drive(RoutingRun(env, pool, chat_request()), env,
-                         {"a": [fail(FailureKind.RATE_LIMITED, 429, retry_after=1.5)]})
+    trace, final = drive(
+        RoutingRun(env, pool, chat_request()),
+        env,
+        {"a": [fail(FailureKind.RATE_LIMITED, 429, retry_after=1.5)]},
+    )
     assert trace == ["a", "wait:1.5", "a"]
     assert isinstance(final, Attempt)
 
@@ -60,8 +70,11 @@ def test_retry_after_is_honoured_when_no_other_model_is_ready() -> None:
 def test_rate_limited_model_is_skipped_for_a_ready_alternative_and_backs_off() -> None:
     models = [model("a"), model("b")]
     env, pool = make_env(models), make_pool(models)
-    trace, _ = drive(RoutingRun(env, pool, chat_request()), env,
-                     {"a": [fail(FailureKind.RATE_LIMITED, 429, retry_after=20)]})
+    trace, _ = drive(
+        RoutingRun(env, pool, chat_request()),
+        env,
+        {"a": [fail(FailureKind.RATE_LIMITED, 429, retry_after=20)]},
+    )
     assert trace == ["a", "b"]
     state = env.store.read_models(["a.a"])["a.a"]
     assert state.not_before == pytest.approx(1_000_000.01 + 20)  # from when the 429 was seen
@@ -74,8 +87,11 @@ def test_rate_limited_model_is_skipped_for_a_ready_alternative_and_backs_off() -
 def test_retry_after_longer_than_allowed_fails_over_instead_of_waiting() -> None:
     models = [model("a")]
     env, pool = make_env(models), make_pool(models, retry={"max_retry_after_s": 5})
-    trace, final = drive(RoutingRun(env, pool, chat_request()), env,
-                         {"a": [fail(FailureKind.RATE_LIMITED, 429, retry_after=60)]})
+    trace, final = drive(
+        RoutingRun(env, pool, chat_request()),
+        env,
+        {"a": [fail(FailureKind.RATE_LIMITED, 429, retry_after=60)]},
+    )
     assert trace == ["a"]
     assert isinstance(final, Exhausted) and final.status == 429
 
@@ -83,7 +99,9 @@ def test_retry_after_longer_than_allowed_fails_over_instead_of_waiting() -> None
 def test_caller_errors_are_returned_without_retry_or_failover() -> None:
     models = [model("a"), model("b")]
     env, pool = make_env(models), make_pool(models)
-    trace, final = drive(RoutingRun(env, pool, chat_request()), env, {"a": [fail(FailureKind.BAD_REQUEST, 400)]})
+    trace, final = drive(
+        RoutingRun(env, pool, chat_request()), env, {"a": [fail(FailureKind.BAD_REQUEST, 400)]}
+    )
     assert trace == ["a"]
     assert isinstance(final, Exhausted) and final.status == 400
 
@@ -91,15 +109,16 @@ def test_caller_errors_are_returned_without_retry_or_failover() -> None:
 def test_content_policy_refusal_is_returned_as_it_is() -> None:
     models = [model("a"), model("b")]
     env, pool = make_env(models), make_pool(models)
-    trace, final = drive(RoutingRun(env, pool, chat_request()), env,
-                         {"a": [fail(FailureKind.CONTENT_POLICY, 400)]})
+    trace, final = drive(
+        RoutingRun(env, pool, chat_request()), env, {"a": [fail(FailureKind.CONTENT_POLICY, 400)]}
+    )
     assert trace == ["a"] and final.kind is FailureKind.CONTENT_POLICY
 
 
 def test_auth_failure_disables_every_model_of_the_provider() -> None:
     models = [model("a1", "acme"), model("a2", "acme"), model("b")]
     env, pool = make_env(models), make_pool(models)
-    trace, final = drive(RoutingRun(env, pool, chat_request()), env, {"a1": [fail(FailureKind.AUTH, 401)]})
+    trace, _ = drive(RoutingRun(env, pool, chat_request()), env, {"a1": [fail(FailureKind.AUTH, 401)]})
     assert trace == ["a1", "b"]  # a2 shares the provider: skipped
     assert not env.store.read_provider("acme").is_active(env.clock.now)
 
@@ -115,8 +134,9 @@ def test_not_found_deactivates_the_model_at_once() -> None:
 def test_consecutive_failures_deactivate_and_cooldown_recovers_half_open() -> None:
     models = [model("a"), model("b")]
     env = make_env(models)
-    pool = make_pool(models, retry={"max_attempts": 1}, deactivation={"failure_threshold": 2},
-                     recovery={"cooldown_s": 30})
+    pool = make_pool(
+        models, retry={"max_attempts": 1}, deactivation={"failure_threshold": 2}, recovery={"cooldown_s": 30}
+    )
     for _ in range(2):
         drive(RoutingRun(env, pool, chat_request()), env, {"a": [fail(FailureKind.SERVER, 500)]})
     assert not env.store.read_models(["a.a"])["a.a"].is_active(env.clock.now)
@@ -127,17 +147,32 @@ def test_consecutive_failures_deactivate_and_cooldown_recovers_half_open() -> No
     trace, _ = drive(RoutingRun(env, pool, chat_request()), env, {})
     assert trace == ["b"]
     # half-open: one failure of the recovered model sends it straight back to standby
-    drive(RoutingRun(env, pool, chat_request(), ), env, {"b": [fail(FailureKind.SERVER, 500)],
-                                                        "a": [fail(FailureKind.SERVER, 500)]})
+    drive(
+        RoutingRun(
+            env,
+            pool,
+            chat_request(),
+        ),
+        env,
+        {"b": [fail(FailureKind.SERVER, 500)], "a": [fail(FailureKind.SERVER, 500)]},
+    )
     assert not env.store.read_models(["a.a"])["a.a"].is_active(env.clock.now)
 
 
 def test_error_rate_deactivation() -> None:
     models = [model("a")]
     env = make_env(models)
-    pool = make_pool(models, retry={"max_attempts": 1},
-                     deactivation={"failure_threshold": 100, "error_rate": 0.75, "window": 4})
-    outcomes = [None, fail(FailureKind.SERVER, 500), fail(FailureKind.SERVER, 500), fail(FailureKind.SERVER, 500)]
+    pool = make_pool(
+        models,
+        retry={"max_attempts": 1},
+        deactivation={"failure_threshold": 100, "error_rate": 0.75, "window": 4},
+    )
+    outcomes = [
+        None,
+        fail(FailureKind.SERVER, 500),
+        fail(FailureKind.SERVER, 500),
+        fail(FailureKind.SERVER, 500),
+    ]
     for number, outcome in enumerate(outcomes, start=1):
         drive(RoutingRun(env, pool, chat_request()), env, {"a": [outcome]})
         state = env.store.read_models(["a.a"])["a.a"]
@@ -148,9 +183,15 @@ def test_error_rate_deactivation() -> None:
 def test_overall_deadline_stops_retries() -> None:
     models = [model("a")]
     env = make_env(models)
-    pool = make_pool(models, retry={"max_attempts": 10, "jitter": False, "backoff_base_s": 4},
-                     deactivation={"failure_threshold": 100}, timeouts={"total_s": 10})
-    trace, final = drive(RoutingRun(env, pool, chat_request()), env, {"a": [fail(FailureKind.SERVER, 503)] * 10})
+    pool = make_pool(
+        models,
+        retry={"max_attempts": 10, "jitter": False, "backoff_base_s": 4},
+        deactivation={"failure_threshold": 100},
+        timeouts={"total_s": 10},
+    )
+    trace, final = drive(
+        RoutingRun(env, pool, chat_request()), env, {"a": [fail(FailureKind.SERVER, 503)] * 10}
+    )
     assert trace == ["a", "wait:4", "a"]  # the next 8 s wait would cross the 10 s deadline
     assert isinstance(final, Exhausted) and final.status == 503
 
@@ -159,8 +200,10 @@ def test_all_models_in_standby_gives_503_naming_each_and_when_it_returns() -> No
     models = [model("a"), model("b")]
     env, pool = make_env(models), make_pool(models, recovery={"cooldown_s": 60})
     for key in ("a.a", "b.b"):
-        env.store.update_model(key, lambda s: (setattr(s, "standby_until", env.clock.now + 60),
-                                               setattr(s, "standby_reason", "test")))
+        env.store.update_model(
+            key,
+            lambda s: (setattr(s, "standby_until", env.clock.now + 60), setattr(s, "standby_reason", "test")),
+        )
     trace, final = drive(RoutingRun(env, pool, chat_request()), env, {})
     assert trace == [] and final.status == 503
     message = json.loads(final.body)["error"]["message"]
@@ -171,10 +214,15 @@ def test_exhausted_error_body_lists_every_attempt_and_redacts_keys() -> None:
     models = [model("a"), model("b")]
     env, pool = make_env(models), make_pool(models, retry={"max_attempts": 1})
     leaky = fail(FailureKind.SERVER, 500)
-    leaky = type(leaky)(leaky.kind, "bad key sk-key-b", status=500,
-                        body=b'{"error": {"message": "Incorrect API key sk-key-b", "type": "x"}}')
-    trace, final = drive(RoutingRun(env, pool, chat_request()), env, {"a": [fail(FailureKind.SERVER, 500)],
-                                                                    "b": [leaky]})
+    leaky = type(leaky)(
+        leaky.kind,
+        "bad key sk-key-b",
+        status=500,
+        body=b'{"error": {"message": "Incorrect API key sk-key-b", "type": "x"}}',
+    )
+    _, final = drive(
+        RoutingRun(env, pool, chat_request()), env, {"a": [fail(FailureKind.SERVER, 500)], "b": [leaky]}
+    )
     body = json.loads(final.body)
     assert [a["model"] for a in body["error"]["attempts"]] == ["a.a", "b.b"]
     assert b"sk-key-b" not in final.body
@@ -198,11 +246,15 @@ def test_no_capable_model_names_the_missing_requirement() -> None:
 
 
 def test_context_length_error_moves_to_a_larger_context_model() -> None:
-    models = [model("small", context_window=8_000), model("tiny", context_window=4_000),
-              model("large", context_window=128_000)]
+    models = [
+        model("small", context_window=8_000),
+        model("tiny", context_window=4_000),
+        model("large", context_window=128_000),
+    ]
     env, pool = make_env(models), make_pool(models)
-    trace, final = drive(RoutingRun(env, pool, chat_request()), env,
-                         {"small": [fail(FailureKind.CONTEXT_LENGTH, 400)]})
+    trace, final = drive(
+        RoutingRun(env, pool, chat_request()), env, {"small": [fail(FailureKind.CONTEXT_LENGTH, 400)]}
+    )
     assert trace == ["small", "large"]
     assert final.model.id == "large"
 
