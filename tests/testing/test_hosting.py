@@ -9,6 +9,7 @@ import threading
 import time
 
 import httpx2
+import openai
 import pytest
 
 from modelmesh.testing import FakeProvider
@@ -94,6 +95,7 @@ def test_abort_without_a_server_is_a_no_op() -> None:
 
 FORGETFUL = """
 import httpx2
+import openai
 from modelmesh.testing import FakeProvider
 fp = FakeProvider(name="forgotten").start()
 assert httpx2.get(fp.base_url + "/models", headers={"authorization": "Bearer " + fp.api_key}).is_success
@@ -105,3 +107,12 @@ def test_a_forgotten_server_is_stopped_cleanly_at_exit() -> None:
     result = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
+
+
+def test_whole_answers_are_not_held_back_by_nagle(client: openai.OpenAI) -> None:
+    client.chat.completions.create(model="alpha-small", messages=[{"role": "user", "content": "warm"}])
+    started = time.perf_counter()
+    for _ in range(10):
+        client.chat.completions.create(model="alpha-small", messages=[{"role": "user", "content": "hi"}])
+    # With Nagle's algorithm on the server side each answer waits ~40 ms for a delayed ACK.
+    assert time.perf_counter() - started < 0.35
