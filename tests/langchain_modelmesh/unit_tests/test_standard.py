@@ -16,21 +16,7 @@ from langchain_tests.unit_tests import ChatModelUnitTests, EmbeddingsUnitTests, 
 
 from langchain_modelmesh import ChatModelMesh, ModelMeshEmbeddings, PoolStatusTool, RotateModelTool
 from modelmesh import create
-
-UNUSED_URL = "http://127.0.0.1:9/v1"  # discard port: nothing in these tests sends a request
-CONFIG: dict[str, Any] = {
-    "providers": {
-        "openai": {
-            "api_key": "sk-unit",
-            "base_url": UNUSED_URL,
-            "models": ["gpt-4o", "gpt-4o-mini", "text-embedding-3-small"],
-        }
-    },
-    "pools": {
-        "chat-completion": {"capability": "chat-completion"},
-        "text-embeddings": {"capability": "text-embeddings"},
-    },
-}
+from tests.langchain_modelmesh.unit_tests.offline import CONFIG, UNUSED_URL
 
 
 class TestChatModelMeshUnit(ChatModelUnitTests):
