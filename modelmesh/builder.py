@@ -17,6 +17,7 @@ from modelmesh.capabilities import CapabilityTree, expand_capabilities
 from modelmesh.discovery import discover_models, model_spec_for
 from modelmesh.errors import ConfigError, UnknownNameError
 from modelmesh.mesh import ModelMesh
+from modelmesh.quotas import build_quota_book
 from modelmesh.registry import CONNECTORS, OBSERVABILITY, STATE_STORES, STRATEGIES
 from modelmesh.routing.pool import Pool
 from modelmesh.types import ModelSpec, ProviderEndpoint
@@ -68,6 +69,7 @@ def build_mesh(
         path=config.observability.path, **config.observability.options
     )
     strategies = {name: STRATEGIES.canonical(p.strategy) for name, p in config.pools.items()}
+    quotas = build_quota_book(config, models.values())
     return ModelMesh(
         pools=pools,
         providers=providers,
@@ -77,6 +79,7 @@ def build_mesh(
         clock=clock,
         rng=rng,
         strategies=strategies,
+        quotas=quotas,
     )
 
 

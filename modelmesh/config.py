@@ -27,6 +27,15 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, Va
 from modelmesh import catalog, registry
 from modelmesh.capabilities import CapabilityTree, default_tree, expand_capabilities
 from modelmesh.errors import ConfigError, UnknownNameError
+from modelmesh.reliability_config import (
+    DeactivationConfig,
+    QuotaConfig,
+    QuotaLimit,
+    RecoveryConfig,
+    RetryConfig,
+    StreamingConfig,
+    TimeoutsConfig,
+)
 from modelmesh.secrets import (
     ChainSecretStore,
     MappingSecretStore,
@@ -95,6 +104,7 @@ class ProviderConfig(_Model):
     discover: bool = False
     config: dict[str, Any] = Field(default={}, repr=False)  # connector options left after the merge
     instance: Any = None  # a user object (QuickProvider) kept by identity
+    quota: QuotaConfig = QuotaConfig()
 
     @model_validator(mode="before")
     @classmethod
@@ -134,47 +144,13 @@ class ModelConfig(_Model):
     delivery: list[Literal["sync", "streaming", "batch"]] = ["sync", "streaming"]
     constraints: ConstraintsConfig = ConstraintsConfig()
     pricing: PricingConfig = PricingConfig()
+    quota: list[QuotaLimit] = []  # reset calendar: its provider's quota.reset
 
 
 class SessionConfig(_Model):
     mode: Literal["strict", "fallback"] = "fallback"
     ttl_s: float = Field(default=3600, gt=0)
     header: str = "x-session-id"
-
-
-class DeactivationConfig(_Model):
-    failure_threshold: int = Field(default=3, ge=1)
-    error_rate: float | None = Field(default=None, ge=0, le=1)
-    window: int = Field(default=20, ge=1)
-    provider_statuses: list[int] = [401, 403]
-    model_statuses: list[int] = [404]
-
-
-class RecoveryConfig(_Model):
-    mode: Literal["cooldown", "manual"] = "cooldown"
-    cooldown_s: float = Field(default=60, ge=0)
-
-
-class RetryConfig(_Model):
-    max_attempts: int = Field(default=2, ge=1)  # attempts per model per request
-    backoff_base_s: float = Field(default=0.25, ge=0)
-    backoff_max_s: float = Field(default=8, ge=0)
-    jitter: bool = True
-    max_retry_after_s: float = Field(default=30, ge=0)
-
-    @model_validator(mode="after")
-    def _check_backoff(self) -> RetryConfig:
-        if self.backoff_max_s < self.backoff_base_s:
-            raise ValueError("backoff_max_s must be ≥ backoff_base_s")
-        return self
-
-
-class TimeoutsConfig(_Model):
-    connect_s: float = Field(default=10, gt=0)
-    read_s: float = Field(default=60, gt=0)
-    first_token_s: float = Field(default=30, gt=0)
-    stall_s: float = Field(default=30, gt=0)
-    total_s: float = Field(default=120, gt=0)
 
 
 class PoolConfig(_Model):
@@ -191,6 +167,8 @@ class PoolConfig(_Model):
     recovery: RecoveryConfig = RecoveryConfig()
     retry: RetryConfig = RetryConfig()
     timeouts: TimeoutsConfig = TimeoutsConfig()
+    streaming: StreamingConfig = StreamingConfig()
+    quota: list[QuotaLimit] = []  # the pool's own budget: when spent, requests fail with a clear 429
 
 
 class MeshConfig(_Model):

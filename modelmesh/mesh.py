@@ -20,12 +20,13 @@ import httpx2
 from modelmesh.connectors.base import Connector, InboundRequest
 from modelmesh.errors import UnknownNameError
 from modelmesh.exchange import inbound_request, local_error, requested_model
+from modelmesh.quotas import QuotaBook
 from modelmesh.routing.pool import Pool
 from modelmesh.routing.run import Attempt, Exhausted, Observer, RoutingRun
 from modelmesh.state.base import StateStore
 from modelmesh.streaming import StreamMonitor
 from modelmesh.types import Endpoint, ModelSpec, ProviderEndpoint
-from modelmesh.usage import UsageLedger
+from modelmesh.usage import UsageLedger, billable_amounts
 
 # Leaves (by prefix) that make a model eligible for a non-chat endpoint; chat takes every other model.
 _ENDPOINT_CAPABILITIES = {
@@ -58,6 +59,7 @@ class PoolStatus:
     current_model: str | None
     strategy: str
     models: list[ModelStatus] = field(default_factory=list)
+    state_degraded: bool = False  # the shared store (Redis) is unreachable: routing runs on local state
 
 
 class ModelMesh:
@@ -72,6 +74,7 @@ class ModelMesh:
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         strategies: dict[str, str] | None = None,
+        quotas: QuotaBook | None = None,
     ) -> None:
         self.pools = pools
         self.providers = providers
@@ -81,6 +84,8 @@ class ModelMesh:
         self.clock = clock
         self.rng = rng or random.Random()
         self.usage = UsageLedger()
+        self.quotas = quotas or QuotaBook()
+        self._degraded = False
         self._strategies = strategies or {}
         self._views: dict[tuple[str, Endpoint], Pool] = {}
         self._last_model: dict[str, str] = {}
@@ -113,17 +118,50 @@ class ModelMesh:
                 f"{inbound.endpoint.value} endpoint. Pools: {', '.join(sorted(self.pools))}."
             )
             return local_error(400, message, "endpoint_not_served", "model")
+        self._watch_store()
+        spent = self.quotas.pool_blocked(self.store, pool.name, self.clock()) if self.quotas else None
+        if spent is not None:
+            retry_after = max(int(spent.back_at - self.clock()) + 1, 1)
+            response = local_error(429, f"pool {pool.name!r}: {spent.reason}", "pool_quota_exhausted")
+            response.headers["retry-after"] = str(retry_after)
+            return response
         header = pool.config.session.header
         session = inbound.headers.get(header) or (inbound.body or {}).get("user")
         return RoutingRun(self, pool, inbound, session if isinstance(session, str) else None)
 
     def request_finished(self, run: RoutingRun, attempt: Attempt, body: bytes) -> None:
         usage = _usage_of(body) if run.request.endpoint is not Endpoint.SPEECH else None
-        self._finish(run, attempt.model, usage, "ok")
+        self._finish(run, attempt.model, usage, "ok", len(body))
 
-    def stream_finished(self, run: RoutingRun, attempt: Attempt, monitor: StreamMonitor) -> None:
-        outcome = "ok" if monitor.finished or monitor.done else "interrupted"
-        self._finish(run, attempt.model, monitor.usage, outcome)
+    def _watch_store(self) -> None:
+        """Tell observers once when the shared store degrades to local state, and once when it is back."""
+        degraded = bool(getattr(self.store, "degraded", False))
+        if degraded != self._degraded:
+            self._degraded = degraded
+            if self.observer.enabled:
+                self.observer.emit({"event": "state", "degraded": degraded, "store": repr(self.store)})
+
+    def stream_finished(
+        self, run: RoutingRun, attempt: Attempt, monitor: StreamMonitor, usage: dict[str, Any] | None = None
+    ) -> None:
+        """A stream ended: complete (billed), or interrupted (reported, not billed: the answer is not whole).
+
+        ``usage`` overrides the monitor's for a stream stitched from several segments."""
+        usage = usage if usage is not None else monitor.usage
+        if monitor.finished or monitor.done:
+            self._finish(run, attempt.model, usage, "ok", len(monitor.partial_text()))
+        elif self.observer.enabled:
+            self.observer.emit(
+                {
+                    "event": "request",
+                    "pool": run.pool.name,
+                    "model": attempt.model.id,
+                    "provider": attempt.model.provider,
+                    "outcome": "interrupted",
+                    "attempts": len(run.records),
+                    "failovers": run.failovers,
+                }
+            )
 
     def request_failed(self, run: RoutingRun, step: Exhausted) -> None:
         if self.observer.enabled:
@@ -139,9 +177,14 @@ class ModelMesh:
                 }
             )
 
-    def _finish(self, run: RoutingRun, model: ModelSpec, usage: dict[str, Any] | None, outcome: str) -> None:
+    def _finish(
+        self, run: RoutingRun, model: ModelSpec, usage: dict[str, Any] | None, outcome: str, chars: int = 0
+    ) -> None:
         self._last_model[run.pool.name] = model.key
         self.usage.record(run.pool.name, model, usage)
+        if self.quotas:
+            amounts = billable_amounts(model, usage, len(run.request.raw), chars)
+            self.quotas.count(self.store, run.pool.name, model, amounts, self.clock())
         if self.observer.enabled:
             usage = usage or {}
             self.observer.emit(
@@ -208,6 +251,8 @@ class ModelMesh:
                 until, reason = provider.disabled_until, f"provider: {provider.reason}"
             elif not state.is_active(now):
                 until, reason = state.standby_until, state.standby_reason
+            elif self.quotas and (spent := self.quotas.model_blocked(self.store, model, state.quota, now)):
+                until, reason = spent.back_at, spent.reason
             else:
                 models.append(ModelStatus(model.key, model.provider, True))
                 continue
@@ -222,6 +267,7 @@ class ModelMesh:
             self._current(pool, now),
             self._strategies.get(pool.name, type(pool.policy).__name__),
             models,
+            bool(getattr(self.store, "degraded", False)),
         )
 
     def _current(self, pool: Pool, now: float) -> str | None:

@@ -21,6 +21,30 @@ class UsageTotals:
         return self.prompt_tokens + self.completion_tokens
 
 
+def token_counts(usage: dict[str, Any] | None) -> tuple[int, int]:
+    """(prompt, completion) tokens of an OpenAI- or Anthropic-shaped usage object."""
+    usage = usage or {}
+    prompt = int(usage.get("prompt_tokens") or usage.get("input_tokens") or 0)
+    return prompt, int(usage.get("completion_tokens") or usage.get("output_tokens") or 0)
+
+
+def cost_usd(model: ModelSpec, prompt: int, completion: int) -> float:
+    """Catalogue or configured price; 0 when the model has no per-token price."""
+    if model.input_price is None or model.output_price is None:
+        return 0.0
+    return (prompt * model.input_price + completion * model.output_price) / 1_000_000
+
+
+def billable_amounts(
+    model: ModelSpec, usage: dict[str, Any] | None, request_bytes: int, answer_chars: int
+) -> dict[str, float]:
+    """What one answered request adds to quota counters; ~4 bytes per token when usage is missing."""
+    prompt, completion = token_counts(usage)
+    if not usage:
+        prompt, completion = request_bytes // 4, answer_chars // 4
+    return {"tokens": prompt + completion, "cost_usd": cost_usd(model, prompt, completion)}
+
+
 class UsageLedger:
     """Thread-safe running totals of successful requests; failed attempts are never counted."""
 
@@ -31,11 +55,8 @@ class UsageLedger:
         self.by_pool: dict[str, UsageTotals] = {}
 
     def record(self, pool: str, model: ModelSpec, usage: dict[str, Any] | None) -> None:
-        prompt = int((usage or {}).get("prompt_tokens") or (usage or {}).get("input_tokens") or 0)
-        completion = int((usage or {}).get("completion_tokens") or (usage or {}).get("output_tokens") or 0)
-        cost = 0.0
-        if model.input_price is not None and model.output_price is not None:
-            cost = (prompt * model.input_price + completion * model.output_price) / 1_000_000
+        prompt, completion = token_counts(usage)
+        cost = cost_usd(model, prompt, completion)
         with self._lock:
             for table, key in (
                 (self.by_model, model.key),

@@ -2,12 +2,14 @@
 
 A model goes to standby after ``failure_threshold`` consecutive failures, when its recent error rate
 passes ``error_rate``, or at once on a status in ``model_statuses``. Standby ends after the cooldown
-(or never, in manual recovery). A model back from standby is half-open: its next failure sends it
-straight back, so an outage costs one probe per cooldown rather than one per request.
+(or never, in manual recovery). A model back from standby is half-open: one request at a time holds its
+probe lease (``take_probe``) and the others go elsewhere; the probe's failure sends it straight back,
+its success closes the circuit. So an outage costs one probe per cooldown rather than one per request.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Mapping
 from typing import Protocol
@@ -39,6 +41,7 @@ def record_success(state: ModelState, latency_s: float, headers: Mapping[str, st
     state.standby_until = None
     state.standby_reason = None
     state.not_before = None
+    state.probe_until = None
     _push(state.recent, True, LATENCY_WINDOW)
     _push(state.latencies, latency_s, LATENCY_WINDOW)
     read_rate_limits(state, headers)
@@ -58,6 +61,7 @@ def record_failure(
     _push(state.recent, False, max(deactivation.window, 1))
     read_rate_limits(state, failure.headers)
     half_open = state.standby_until is not None
+    state.probe_until = None
     reason = None
     if failure.status in deactivation.model_statuses:
         reason = f"HTTP {failure.status}"
@@ -77,6 +81,17 @@ def record_failure(
     return reason
 
 
+def take_probe(state: ModelState, now: float, lease_s: float) -> bool | None:
+    """Claim a half-open model's recovery probe: True when claimed, False while another request holds
+    an unexpired lease, None when the model is not half-open (no probe needed)."""
+    if not state.is_half_open(now):
+        return None
+    if state.probe_until is not None and now < state.probe_until:
+        return False
+    state.probe_until = now + lease_s
+    return True
+
+
 def disable_provider(state: ProviderState, failure: Failure, recovery: RecoverySettings, now: float) -> None:
     state.disabled_until = standby_until(recovery, now)
     state.reason = f"HTTP {failure.status}: {failure.message[:120]}"
@@ -90,10 +105,8 @@ def read_rate_limits(state: ModelState, headers: Mapping[str, str]) -> None:
         for name in names:
             value = headers.get(name)
             if value is not None:
-                try:
+                with contextlib.suppress(ValueError):
                     setattr(state, field, int(float(value)))
-                except ValueError:
-                    pass
                 break
 
 

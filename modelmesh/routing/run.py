@@ -8,14 +8,16 @@ failover, deactivation, the overall deadline. No I/O, no real clock, no global R
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from modelmesh.connectors.base import Connector, Failure, FailureKind, InboundRequest, OutboundRequest
+from modelmesh.quotas import QuotaBook
 from modelmesh.routing import health
+from modelmesh.routing.continuation import PREFILL, continuation_request
+from modelmesh.routing.failures import deadline_failure, no_model_failure, with_attempts
 from modelmesh.routing.pool import Pool, SelectionContext
 from modelmesh.routing.requirements import Requirements, requirements_of
 from modelmesh.routing.retry import backoff_s
@@ -37,6 +39,7 @@ class RoutingEnv(Protocol):
     observer: Observer
     clock: Callable[[], float]
     rng: random.Random
+    quotas: QuotaBook
 
     def connector_for(self, provider: str) -> Connector: ...
 
@@ -107,10 +110,16 @@ class RoutingRun:
     _last: Failure | None = None
     _final: Exhausted | None = None
     _unmet: dict[str, str] = field(default_factory=dict)
+    _quota: dict[str, tuple[str, float]] = field(default_factory=dict)  # model key -> (reason, back at)
+    _original: InboundRequest | None = None
+    _segment_start: int = 0  # records before this belong to earlier stream segments
+    _broken: str | None = None  # the model whose stream broke last: tried last for the continuation
+    continuations: int = 0
 
     def __post_init__(self) -> None:
         self.requirements = requirements_of(self.request)
         self._deadline = self.env.clock() + self.pool.config.timeouts.total_s
+        self._original = self.request
 
     @property
     def wants_usage(self) -> bool:
@@ -129,12 +138,14 @@ class RoutingRun:
             return Wait(wait)
         now = self.env.clock()
         if now >= self._deadline:
-            return self._exhaust(self._last or _deadline_failure(self.pool))
+            return self._exhaust(self._last or deadline_failure(self.pool))
         if self._current is None:
             self._current = self._choose(now)
             self._tries = 0
             if self._current is None:
-                return self._exhaust(self._last or self._no_model_failure(now))
+                return self._exhaust(
+                    self._last or no_model_failure(self.pool, self.env.store, self._unmet, self._quota, now)
+                )
         self._tries += 1
         return self._attempt(self._current, now)
 
@@ -145,22 +156,75 @@ class RoutingRun:
             AttemptRecord(attempt.model.key, attempt.provider.name, "ok", 200, latency * 1000)
         )
         self.env.store.update_model(attempt.model.key, lambda s: health.record_success(s, latency, headers))
+        if self.env.quotas:
+            self.env.quotas.count(self.env.store, self.pool.name, attempt.model, {"requests": 1}, now)
         self.pool.policy.on_success(self._context(now), attempt.model)
         self.answered_by = attempt.model
         self._emit_attempt(attempt, "ok", 200, latency)
 
     def failed(self, attempt: Attempt, failure: Failure) -> None:
         now = self.env.clock()
+        if self.continuations and failure.kind is FailureKind.BAD_REQUEST:
+            # A model that rejects the prefill is not unhealthy, and its 400 must not hide the real break.
+            self._record(attempt, failure, now)
+            self._emit({"event": "prefill_rejected", "pool": self.pool.name, "model": attempt.model.key})
+            self._current = None
+            return
+        reason = self._record_failure(attempt, failure, now)
+        if failure.kind.is_caller_error:
+            self._final = self._exhaust(failure)
+        elif failure.kind is FailureKind.CONTEXT_LENGTH:
+            self.requirements = self.requirements.with_min_context((attempt.model.context_window or 0) + 1)
+            self._current = None
+        elif self._should_retry(attempt, failure, reason):
+            self._retry_or_move(failure, now)
+        else:
+            self._current = None
+
+    def interrupted(self, attempt: Attempt, failure: Failure, delivered: str, resumable: bool) -> bool:
+        """A stream broke after content reached the caller. Counts the failure; True when the pool
+        resumes the answer (``streaming.on_interrupt: continue``): the next steps then send the
+        prefill continuation to models that support ``assistant_prefill``."""
+        now = self.env.clock()
+        self._record_failure(attempt, failure, now)
+        settings = self.pool.config.streaming
+        if settings.on_interrupt != "continue" or not resumable:
+            return False
+        if self.continuations >= settings.max_continuations or self._original is None:
+            return False
+        self.continuations += 1
+        self.request = continuation_request(self._original, delivered)
+        needs = requirements_of(self.request)
+        tokens = max(needs.prompt_tokens or 0, self.requirements.prompt_tokens or 0)
+        self.requirements = Requirements(self.requirements.features | {PREFILL}, True, tokens)
+        self._queue, self._current, self._tries, self._wait = None, None, 0, 0.0
+        self._segment_start, self._broken = len(self.records), attempt.model.key
+        self._deadline = now + self.pool.config.timeouts.total_s
+        self._emit(
+            {
+                "event": "continuation",
+                "pool": self.pool.name,
+                "from": attempt.model.key,
+                "delivered_chars": len(delivered),
+            }
+        )
+        return True
+
+    def _record(self, attempt: Attempt, failure: Failure, now: float) -> None:
         latency = now - attempt.started_at
-        config = self.pool.config
-        model = attempt.model
         self.records.append(
             AttemptRecord(
-                model.key, attempt.provider.name, failure.kind.value, failure.status, latency * 1000
+                attempt.model.key, attempt.provider.name, failure.kind.value, failure.status, latency * 1000
             )
         )
         self._last = failure
         self._emit_attempt(attempt, failure.kind.value, failure.status, latency, failure.message)
+
+    def _record_failure(self, attempt: Attempt, failure: Failure, now: float) -> str | None:
+        """Record the attempt and update health; returns the standby reason if it took the model out."""
+        config = self.pool.config
+        model = attempt.model
+        self._record(attempt, failure, now)
         if failure.kind is FailureKind.AUTH or failure.status in config.deactivation.provider_statuses:
             self.env.store.update_provider(
                 model.provider, lambda s: health.disable_provider(s, failure, config.recovery, now)
@@ -178,22 +242,20 @@ class RoutingRun:
         )
         if reason is not None:
             self._emit({"event": "deactivation", "scope": "model", "model": model.key, "reason": reason})
-        if failure.kind.is_caller_error:
-            self._final = self._exhaust(failure)
-        elif failure.kind is FailureKind.CONTEXT_LENGTH:
-            self.requirements = self.requirements.with_min_context((model.context_window or 0) + 1)
-            self._current = None
-        elif failure.kind.is_retryable and reason is None and self._tries < self._max_attempts(attempt):
-            self._retry_or_move(failure, now)
-        else:
-            self._current = None
+        return reason
+
+    def _should_retry(self, attempt: Attempt, failure: Failure, reason: str | None) -> bool:
+        if not failure.kind.is_retryable or reason is not None or self._tries >= self._max_attempts(attempt):
+            return False
+        return failure.kind is not FailureKind.TIMEOUT or self.pool.config.retry.retry_timeouts
 
     def _max_attempts(self, attempt: Attempt) -> int:
         return attempt.provider.max_attempts or self.pool.config.retry.max_attempts
 
     def _retry_or_move(self, failure: Failure, now: float) -> None:
         retry = self.pool.config.retry
-        if failure.kind is FailureKind.RATE_LIMITED and self._has_alternative(now):
+        patient = failure.retry_after_s is not None and failure.retry_after_s <= retry.patience_s
+        if failure.kind is FailureKind.RATE_LIMITED and not patient and self._has_alternative(now):
             self._current = None  # a rate-limited model is not worth waiting for while another is ready
             return
         wait = failure.retry_after_s
@@ -218,16 +280,17 @@ class RoutingRun:
                         "candidates": len(candidates),
                     }
                 )
-        tried = {r.model for r in self.records}
-        failed_providers = {r.provider for r in self.records if r.outcome != "ok"}
+        segment = self.records[self._segment_start :]
+        tried = {r.model for r in segment}
+        failed_providers = {r.provider for r in segment if r.outcome != "ok"}
         # A provider that just failed one model is likely down for its others: try other providers first.
-        self._queue.sort(key=lambda m: m.provider in failed_providers)
+        self._queue.sort(key=lambda m: (m.key == self._broken, m.provider in failed_providers))
         while self._queue:
             model = self._queue.pop(0)
             if model.key in tried:
                 continue
             ctx = self._context(now)
-            if self._usable(model, ctx, now):
+            if self._usable(model, ctx, now) and self._probe(model, now):
                 if self.records:
                     self._emit(
                         {
@@ -240,6 +303,15 @@ class RoutingRun:
                     )
                 return model
         return None
+
+    def _probe(self, model: ModelSpec, now: float) -> bool:
+        """A half-open model takes one probe at a time; concurrent requests go elsewhere meanwhile."""
+        timeouts = self.pool.config.timeouts
+        lease = min(timeouts.total_s, timeouts.connect_s + max(timeouts.read_s, timeouts.first_token_s))
+        taken = self.env.store.update_model(model.key, lambda s: health.take_probe(s, now, lease))
+        if taken:
+            self._emit({"event": "probe", "pool": self.pool.name, "model": model.key})
+        return taken is not False
 
     def _has_alternative(self, now: float) -> bool:
         ctx = self._context(now)
@@ -255,6 +327,11 @@ class RoutingRun:
             return False
         if not ctx.is_active(model):
             return False
+        if self.env.quotas:
+            spent = self.env.quotas.model_blocked(self.env.store, model, state.quota if state else {}, now)
+            if spent is not None:
+                self._quota[model.key] = (spent.reason, spent.back_at)
+                return False
         why = self.requirements.unmet(model)
         if why is not None:
             self._unmet[model.key] = why
@@ -287,34 +364,10 @@ class RoutingRun:
             started_at=now,
         )
 
-    def _no_model_failure(self, now: float) -> Failure:
-        pool = self.pool
-        if self._unmet and len(self._unmet) == len(pool.models):
-            needs = sorted(set(self._unmet.values()))
-            message = (
-                f"No model in pool {pool.name!r} can serve this request: it needs {'; '.join(needs)}. "
-                f"Models in the pool: {', '.join(m.key for m in pool.models)}."
-            )
-            return _local_failure(FailureKind.BAD_REQUEST, 400, message, "no_capable_model")
-        states = self.env.store.read_models([m.key for m in pool.models])
-        lines = []
-        for model in pool.models:
-            state = states[model.key]
-            provider = self.env.store.read_provider(model.provider)
-            if not provider.is_active(now):
-                lines.append(f"{model.key}: provider disabled ({provider.reason})")
-            elif not state.is_active(now):
-                back = state.standby_until
-                when = "manual recovery" if back == float("inf") else f"back in {max(back - now, 0):.0f}s"
-                lines.append(f"{model.key}: standby, {state.standby_reason} ({when})")
-        detail = "; ".join(lines) or "the pool has no models"
-        message = f"No active model in pool {pool.name!r}: {detail}."
-        return _local_failure(FailureKind.SERVER, 503, message, "no_model_available")
-
     def _exhaust(self, failure: Failure) -> Exhausted:
         body = failure.body
         if failure.status is not None and body:
-            body = self.env.redact(_with_attempts(body, [r.as_dict() for r in self.records]))
+            body = self.env.redact(with_attempts(body, [r.as_dict() for r in self.records]))
         self._final = Exhausted(failure.kind, failure.message, failure.status, failure.headers, body)
         return self._final
 
@@ -339,24 +392,3 @@ class RoutingRun:
     def _emit(self, event: dict[str, Any]) -> None:
         if self.env.observer.enabled:
             self.env.observer.emit(event)
-
-
-def _with_attempts(body: bytes, attempts: list[dict[str, Any]]) -> bytes:
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return body
-    if isinstance(data, dict) and isinstance(data.get("error"), dict):
-        data["error"]["attempts"] = attempts
-        return json.dumps(data).encode()
-    return body
-
-
-def _local_failure(kind: FailureKind, status: int, message: str, code: str) -> Failure:
-    body = json.dumps({"error": {"message": message, "type": "modelmesh_error", "code": code, "param": None}})
-    return Failure(kind=kind, message=message, status=status, body=body.encode())
-
-
-def _deadline_failure(pool: Pool) -> Failure:
-    message = f"pool {pool.name!r}: overall deadline of {pool.config.timeouts.total_s}s exceeded"
-    return Failure(kind=FailureKind.TIMEOUT, message=message)

@@ -33,6 +33,12 @@ class ModelState:
     ratelimit_limit_requests: int | None = None
     ratelimit_remaining_tokens: int | None = None
     ratelimit_limit_tokens: int | None = None
+    probe_until: float | None = None  # a half-open model's recovery probe is out until then (one at a time)
+    quota: dict[str, list[list[float]]] = field(default_factory=dict)  # limit key -> [[bucket start, used]]
+
+    def is_half_open(self, now: float) -> bool:
+        """Back from a cooldown but not yet proven healthy: its next attempt is the recovery probe."""
+        return self.standby_until is not None and now >= self.standby_until
 
     def is_active(self, now: float) -> bool:
         return self.standby_until is None or now >= self.standby_until
@@ -48,6 +54,7 @@ class ProviderState:
 
     disabled_until: float | None = None
     reason: str | None = None
+    quota: dict[str, list[list[float]]] = field(default_factory=dict)  # provider-wide quota counters
 
     def is_active(self, now: float) -> bool:
         return self.disabled_until is None or now >= self.disabled_until
@@ -60,6 +67,7 @@ class PoolState:
     current: str | None = None
     cursor: int = 0
     sessions: dict[str, tuple[str, float]] = field(default_factory=dict)  # id -> (model key, expires)
+    quota: dict[str, list[list[float]]] = field(default_factory=dict)  # the pool budget's counters
 
 
 class StateStore(Protocol):

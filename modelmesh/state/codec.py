@@ -8,6 +8,7 @@ does not know where the text is kept; that is the stores' business.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 from typing import Any, Final, TypeVar
@@ -42,9 +43,9 @@ def decode(cls: type[R], text: str | bytes | None) -> R:
 
 
 def copy_into(target: R, source: R) -> None:
-    """Overwrite ``target``'s fields with copies of ``source``'s, so the two share no list or dict."""
+    """Overwrite ``target``'s fields with deep copies of ``source``'s, so the two share no list or dict."""
     for name in _FIELDS[type(source)]:
         value = getattr(source, name)
         if isinstance(value, list | dict):
-            value = value.copy()
+            value = copy.deepcopy(value)  # quota counters nest lists in a dict
         setattr(target, name, value)

@@ -12,6 +12,7 @@ from pydantic import SecretStr
 from modelmesh.config import PoolConfig
 from modelmesh.connectors.base import Failure, FailureKind, InboundRequest
 from modelmesh.connectors.openai_chat import OpenAIChatConnector
+from modelmesh.quotas import QuotaBook
 from modelmesh.registry import STRATEGIES
 from modelmesh.routing.pool import Pool
 from modelmesh.routing.run import Attempt, Exhausted, RoutingRun, Wait
@@ -51,6 +52,7 @@ class Env:
     rng: random.Random = field(default_factory=lambda: random.Random(7))
     store: MemoryStateStore = field(default_factory=MemoryStateStore)
     observer: RecordingObserver = field(default_factory=RecordingObserver)
+    quotas: QuotaBook = field(default_factory=QuotaBook)
 
     def connector_for(self, provider: str) -> OpenAIChatConnector:
         return OpenAIChatConnector()

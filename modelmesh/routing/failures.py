@@ -1,0 +1,73 @@
+"""The failures a run makes up itself (no model left, deadline passed) and the caller's error body.
+
+Pure: everything it reports comes from the pool, the state records and what the run collected.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from modelmesh.connectors.base import Failure, FailureKind
+from modelmesh.routing.pool import Pool
+from modelmesh.state.base import StateStore
+
+
+def no_model_failure(
+    pool: Pool, store: StateStore, unmet: dict[str, str], quota: dict[str, tuple[str, float]], now: float
+) -> Failure:
+    """Why no model could take the request: missing features (400), quotas spent (429), standby (503)."""
+    if unmet and len(unmet) == len(pool.models):
+        needs = sorted(set(unmet.values()))
+        message = (
+            f"No model in pool {pool.name!r} can serve this request: it needs {'; '.join(needs)}. "
+            f"Models in the pool: {', '.join(m.key for m in pool.models)}."
+        )
+        return local_failure(FailureKind.BAD_REQUEST, 400, message, "no_capable_model")
+    states = store.read_models([m.key for m in pool.models])
+    lines = []
+    for model in pool.models:
+        state = states[model.key]
+        provider = store.read_provider(model.provider)
+        if not provider.is_active(now):
+            lines.append(f"{model.key}: provider disabled ({provider.reason})")
+        elif not state.is_active(now):
+            back = state.standby_until
+            when = "manual recovery" if back == math.inf else f"back in {max((back or now) - now, 0):.0f}s"
+            lines.append(f"{model.key}: standby, {state.standby_reason} ({when})")
+        elif model.key in quota:
+            reason, back_at = quota[model.key]
+            lines.append(f"{model.key}: {reason} (back in {max(back_at - now, 0):.0f}s)")
+        elif model.key in unmet:
+            lines.append(f"{model.key}: cannot serve it, needs {unmet[model.key]}")
+    detail = "; ".join(lines) or "the pool has no models"
+    message = f"No active model in pool {pool.name!r}: {detail}."
+    if quota and len(quota) + len(unmet) >= len(pool.models):
+        back = min(back_at for _, back_at in quota.values())
+        failure = local_failure(FailureKind.RATE_LIMITED, 429, message, "quota_exhausted")
+        retry_after = str(max(math.ceil(back - now), 1))
+        return Failure(failure.kind, message, 429, back - now, {"retry-after": retry_after}, failure.body)
+    return local_failure(FailureKind.SERVER, 503, message, "no_model_available")
+
+
+def with_attempts(body: bytes, attempts: list[dict[str, Any]]) -> bytes:
+    """The error body with the run's attempts added under ``error.attempts``."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body
+    if isinstance(data, dict) and isinstance(data.get("error"), dict):
+        data["error"]["attempts"] = attempts
+        return json.dumps(data).encode()
+    return body
+
+
+def local_failure(kind: FailureKind, status: int, message: str, code: str) -> Failure:
+    body = json.dumps({"error": {"message": message, "type": "modelmesh_error", "code": code, "param": None}})
+    return Failure(kind=kind, message=message, status=status, body=body.encode())
+
+
+def deadline_failure(pool: Pool) -> Failure:
+    message = f"pool {pool.name!r}: overall deadline of {pool.config.timeouts.total_s}s exceeded"
+    return Failure(kind=FailureKind.TIMEOUT, message=message)
