@@ -97,8 +97,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.profile:
         from benchmarks.profiling import profile_mesh
+        from benchmarks.stages import stage_report
 
         with serve(args.server) as server:
+            print(stage_report(server), flush=True)
             print(profile_mesh(server))
         return 0
     started = time.perf_counter()
