@@ -9,10 +9,10 @@ valid pools rather than an exception that would end the agent's run.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal, Optional
 
 from langchain_core.tools import BaseTool, ToolException
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from langchain_modelmesh._clients import mesh_of
 from langchain_modelmesh.status import describe_pool, describe_pools, sole_pool
@@ -39,6 +39,20 @@ class _MeshTool(BaseTool):
     default_pool: str | None = None
     """Used when the model names no pool (``mesh_tools(client, pool=...)``)."""
     handle_tool_error: bool | str | Any = True
+    handle_validation_error: bool | str | Any = Field(default_factory=lambda: _validation_message)
+
+    @model_validator(mode="after")
+    def _offer_the_pool_names(self) -> _MeshTool:
+        """Narrow ``pool`` to the mesh's pool names, so a model picks a real one rather than guessing."""
+        base = self.args_schema
+        if isinstance(base, type) and issubclass(base, BaseModel) and "pool" in base.model_fields:
+            names = tuple(sorted(self._mesh().pools))
+            described = base.model_fields["pool"].description
+            pool_type = Optional[Literal.__getitem__(names)]  # type: ignore[attr-defined]  # noqa: UP045
+            self.args_schema = create_model(
+                base.__name__, pool=(pool_type, Field(default=None, description=described))
+            )
+        return self
 
     def _mesh(self) -> ModelMesh:
         return mesh_of(self.mesh)
@@ -93,6 +107,14 @@ class RotateModelTool(_MeshTool):
                 "active": status["active"],
             }
         )
+
+
+def _validation_message(error: Exception) -> str:
+    """What the model reads after bad arguments, e.g. "pool: Input should be 'a' or 'b'"."""
+    errors = getattr(error, "errors", None)
+    if callable(errors):
+        return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors())
+    return str(error)
 
 
 def mesh_tools(client: Any, *, pool: str | None = None) -> list[BaseTool]:
