@@ -49,6 +49,8 @@ def _error(
 
 
 def check_auth(headers: Headers, api_key: str) -> Outcome | None:
+    if not api_key:
+        return None  # api_key="": a keyless local server (Ollama, vLLM, LM Studio) accepts any request
     given = headers.get("authorization", "")
     if given == f"Bearer {api_key}":
         return None
