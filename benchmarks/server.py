@@ -78,7 +78,7 @@ def _event(delta: dict[str, object], finish: str | None = None, usage: dict[str,
     return b"data: " + json.dumps(chunk).encode() + b"\n\n"
 
 
-def _stream_events() -> list[bytes]:
+def stream_events() -> list[bytes]:
     events = [_event({"role": "assistant", "content": ""})]
     events += [_event({"content": WORDS[i % len(WORDS)] + " "}) for i in range(STREAM_CHUNKS)]
     events.append(_event({}, finish="stop"))
@@ -100,7 +100,7 @@ WHOLE = (
 )
 STREAM = (
     b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n"
-    b"transfer-encoding: chunked\r\n\r\n" + _chunked(_stream_events())
+    b"transfer-encoding: chunked\r\n\r\n" + _chunked(stream_events())
 )
 MODELS_BODY = json.dumps(
     {"object": "list", "data": [{"id": MODEL, "object": "model", "created": 0, "owned_by": "bench"}]}

@@ -8,7 +8,8 @@ client-side CPU:
   ``MeshTransport.handle_request`` makes them: ``ModelMesh.begin`` (parse the SDK request, start a
   run), ``RoutingRun.next_step`` (select a model, build the provider request), ``provider_request``
   (the ``httpx2.Request``), ``RoutingRun.succeeded`` (health bookkeeping), ``routed_response``
-  (response for the SDK, usage accounting).
+  (response for the SDK, usage accounting);
+- ``StreamMonitor.feed`` over the events of one benchmark stream (the per-event cost of streaming).
 
 It reaches into internals (``modelmesh.exchange``, ``RoutingRun``) on purpose; when they change, this
 module is what to update.
@@ -26,7 +27,7 @@ import openai
 
 import modelmesh
 from benchmarks.cases import MESSAGES, POOL, Server, mesh_config
-from benchmarks.server import COMPLETION, MODEL
+from benchmarks.server import COMPLETION, MODEL, stream_events
 
 STAGES = ("begin", "next_step", "provider_request", "succeeded", "routed_response")
 
@@ -111,9 +112,27 @@ def pipeline(server: Server, n: int = 3000) -> list[str]:
     return lines
 
 
+def stream_monitor(server: Server, n: int = 2000) -> list[str]:
+    """What watching a passthrough stream costs: ``StreamMonitor.feed`` over one benchmark stream."""
+    from modelmesh.streaming import StreamMonitor
+
+    events = stream_events()
+
+    def watch() -> None:
+        monitor = StreamMonitor(None, wants_usage=False)
+        for event in events:
+            monitor.feed(event)
+
+    per_stream = _interleaved_cpu_us({"watch": watch}, n)["watch"]
+    return [
+        f"== StreamMonitor.feed (modelmesh/streaming.py) over one {len(events)}-event stream ==",
+        f"{per_stream:.0f} µs per stream, {per_stream / len(events):.1f} µs per event",
+    ]
+
+
 def stage_report(server: Server) -> str:
     lines: list[str] = []
-    for part in (whole_client, pipeline):
+    for part in (whole_client, pipeline, stream_monitor):
         try:
             lines += part(server)
         except Exception as exc:  # internals moved: report it and keep the rest of the profile
