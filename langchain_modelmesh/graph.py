@@ -9,7 +9,7 @@ A typical health-aware graph::
     graph.add_node("agent", lambda state: {"messages": [llm.invoke(state["messages"])]})
     graph.add_edge(START, "status")
     router = route_on_degraded("chat-completion", rotate="rotate", otherwise="agent")
-    graph.add_conditional_edges("status", router)
+    graph.add_conditional_edges("status", router, ["rotate", "agent"])
     graph.add_edge("rotate", "agent")
     graph.add_edge("agent", END)
 
