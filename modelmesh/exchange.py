@@ -35,9 +35,8 @@ class StreamInterruptedError(openai.APIError):
     pool: str
 
     @classmethod
-    def build(cls, run: RoutingRun, monitor: StreamMonitor, reason: str) -> StreamInterruptedError:
+    def build(cls, run: RoutingRun, partial: str, reason: str) -> StreamInterruptedError:
         model = run.answered_by.id if run.answered_by else None
-        partial = monitor.partial_text()
         message = (
             f"The stream from {model!r} (pool {run.pool.name!r}) broke after content was delivered: "
             f"{reason}. The answer is incomplete ({len(partial)} characters received)."

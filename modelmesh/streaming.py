@@ -21,6 +21,7 @@ class StreamMonitor:
         self._buffer = b""
         self.wants_usage = wants_usage
         self.has_content = False
+        self.has_tool_calls = False  # tool-call deltas cannot be resumed by an assistant prefill
         self.finished = False  # a finish_reason (or the dialect's end) was seen
         self.done = False  # [DONE] was seen or emitted
         self.usage: dict[str, Any] | None = None
@@ -100,7 +101,7 @@ class StreamMonitor:
                 self.has_content = True
                 self.text.append(content)
             if delta.get("tool_calls") or delta.get("refusal") or delta.get("function_call"):
-                self.has_content = True
+                self.has_content = self.has_tool_calls = True
             if choice.get("finish_reason"):
                 self.finished = True
 

@@ -2,8 +2,13 @@
 
 ``MeshTransport`` (sync) and ``AsyncMeshTransport`` are thin drivers of the same pure ``RoutingRun``:
 each asks it for the next step, sends attempts over a real HTTP transport, reports outcomes back, and
-hands the SDK an OpenAI-format response. Everything the two share lives in ``modelmesh.exchange``;
-what is left here is the part that differs: blocking versus awaiting.
+hands the SDK an OpenAI-format response. Everything the two share lives in ``modelmesh.exchange`` and
+``modelmesh.relay``; what is left here is the part that differs: blocking versus awaiting.
+
+A stream is prefetched until its first content (within the first-token timeout), so a stream that fails
+before then fails over transparently. After that a relay forwards it; a break (cut, stall, reset, no
+finish) either raises ``StreamInterruptedError`` or, when the pool says ``on_interrupt: continue``,
+drives the run's continuation steps right here and stitches the resumed answer into the same stream.
 """
 
 from __future__ import annotations
@@ -19,20 +24,32 @@ from modelmesh.connectors.base import Failure, FailureKind
 from modelmesh.exchange import (
     AsyncBinaryRelay,
     BinaryRelay,
-    StreamInterruptedError,
     exhausted_response,
     failure_from_exception,
     is_binary_stream,
-    mid_stream_failure,
     provider_request,
     read_failure,
     routed_response,
 )
+from modelmesh.relay import RelayCore, Segment, unfinished
 from modelmesh.routing.run import Attempt, Exhausted, RoutingRun, Wait
-from modelmesh.streaming import DONE, StreamMonitor
+from modelmesh.streaming import StreamMonitor
 
 if TYPE_CHECKING:
     from modelmesh.mesh import ModelMesh
+
+_FIRST_TOKEN = "no content before the first-token timeout"
+
+
+def _prefetch_failure(monitor: StreamMonitor, failure: Failure | None) -> Failure | None:
+    failure = failure or monitor.error
+    if failure is None and not (monitor.has_content or monitor.finished):
+        failure = Failure(FailureKind.STREAM_BROKEN, "the stream ended before any content")
+    return failure
+
+
+def _monitor(run: RoutingRun, attempt: Attempt) -> StreamMonitor:
+    return StreamMonitor(attempt.connector.stream_translator(run.request, attempt.model), run.wants_usage)
 
 
 class MeshTransport(httpx2.BaseTransport):
@@ -55,14 +72,15 @@ class MeshTransport(httpx2.BaseTransport):
             elif isinstance(step, Exhausted):
                 return exhausted_response(step, run, request)
             else:
-                response = self._attempt(run, step, request)
+                response = self._attempt(run, step)
                 if response is not None:
                     return response
 
     def close(self) -> None:
         self._http.close()
 
-    def _attempt(self, run: RoutingRun, attempt: Attempt, request: httpx2.Request) -> httpx2.Response | None:
+    def _send(self, run: RoutingRun, attempt: Attempt) -> httpx2.Response | None:
+        """The provider's 2xx response, or None when the attempt failed (already reported)."""
         try:
             upstream = self._http.handle_request(provider_request(attempt))
         except httpx2.TransportError as exc:
@@ -72,6 +90,12 @@ class MeshTransport(httpx2.BaseTransport):
             body = b"".join(upstream.stream)
             upstream.close()
             run.failed(attempt, read_failure(attempt, upstream, body))
+            return None
+        return upstream
+
+    def _attempt(self, run: RoutingRun, attempt: Attempt) -> httpx2.Response | None:
+        upstream = self._send(run, attempt)
+        if upstream is None:
             return None
         if is_binary_stream(run):
             run.succeeded(attempt, upstream.headers)
@@ -86,12 +110,14 @@ class MeshTransport(httpx2.BaseTransport):
                 upstream.close()
             run.succeeded(attempt, upstream.headers)
             return routed_response(run, attempt, upstream, content=body)
-        return self._stream(run, attempt, upstream)
+        segment = self._open(run, attempt, upstream)
+        if segment is None:
+            return None
+        return routed_response(run, attempt, upstream, stream=_SyncRelay(self, RelayCore(run, segment)))
 
-    def _stream(self, run: RoutingRun, attempt: Attempt, upstream: httpx2.Response) -> httpx2.Response | None:
-        monitor = StreamMonitor(
-            attempt.connector.stream_translator(run.request, attempt.model), run.wants_usage
-        )
+    def _open(self, run: RoutingRun, attempt: Attempt, upstream: httpx2.Response) -> Segment | None:
+        """Read until the first content; the opened segment, or None when it failed (reported)."""
+        monitor = _monitor(run, attempt)
         chunks = iter(upstream.stream)
         prefix: list[bytes] = []
         failure: Failure | None = None
@@ -102,64 +128,79 @@ class MeshTransport(httpx2.BaseTransport):
                     break
                 prefix.append(monitor.feed(chunk))
                 if run.env.clock() - attempt.started_at > attempt.first_token_s:
-                    failure = Failure(FailureKind.TIMEOUT, "no content before the first-token timeout")
+                    failure = Failure(FailureKind.TIMEOUT, _FIRST_TOKEN)
                     break
         except httpx2.TransportError as exc:
             failure = failure_from_exception(exc)
-        failure = failure or monitor.error
-        if failure is None and not (monitor.has_content or monitor.finished):
-            failure = Failure(FailureKind.STREAM_BROKEN, "the stream ended before any content")
+        failure = _prefetch_failure(monitor, failure)
         if failure is not None:
             upstream.close()
             run.failed(attempt, failure)
             return None
         run.succeeded(attempt, upstream.headers)
-        return routed_response(
-            run, attempt, upstream, stream=_SyncRelay(run, attempt, upstream, chunks, monitor, prefix)
-        )
+        return Segment(attempt, upstream, chunks, monitor, b"".join(prefix))
+
+    def resume(self, run: RoutingRun) -> tuple[Segment | None, str | None]:
+        """Drive a continuation to its opened segment; (None, why) when the run is exhausted."""
+        while True:
+            step = run.next_step()
+            if isinstance(step, Wait):
+                time.sleep(step.seconds)
+            elif isinstance(step, Exhausted):
+                return None, step.message
+            else:
+                upstream = self._send(run, step)
+                segment = self._open(run, step, upstream) if upstream is not None else None
+                if segment is not None:
+                    return segment, None
 
 
 class _SyncRelay(httpx2.SyncByteStream):
     """Relays the rest of a stream whose first content already reached the caller."""
 
-    def __init__(
-        self, run, attempt, upstream, chunks: Iterator[bytes], monitor: StreamMonitor, prefix
-    ) -> None:  # type: ignore[no-untyped-def]
-        self._run, self._attempt, self._upstream = run, attempt, upstream
-        self._chunks, self._monitor, self._prefix = chunks, monitor, prefix
+    def __init__(self, transport: MeshTransport, core: RelayCore) -> None:
+        self._transport, self._core = transport, core
 
     def __iter__(self) -> Iterator[bytes]:
-        monitor = self._monitor
+        core = self._core
         try:
-            yield b"".join(self._prefix)
-            while not monitor.complete:
-                try:
-                    chunk = next(self._chunks, None)
-                except httpx2.TransportError as exc:
-                    raise StreamInterruptedError.build(
-                        self._run, monitor, str(exc) or type(exc).__name__
-                    ) from None
-                if chunk is None:
+            yield core.out(core.segment.prefix)
+            while True:
+                segment, failure = core.segment, None
+                monitor = segment.monitor
+                while not monitor.complete:
+                    try:
+                        chunk = next(segment.chunks, None)
+                    except httpx2.TransportError as exc:
+                        # After the finish only usage or [DONE] was missing: not worth an error.
+                        failure = None if monitor.finished else failure_from_exception(exc)
+                        break
+                    if chunk is None:
+                        break
+                    out = monitor.feed(chunk)
+                    if monitor.error is not None:
+                        failure = monitor.error
+                        break
+                    if out:
+                        yield core.out(out)
+                failure = failure or unfinished(monitor)
+                if failure is None:
                     break
-                out = monitor.feed(chunk)
-                if monitor.error is not None:
-                    raise StreamInterruptedError.build(self._run, monitor, monitor.error.message)
-                if out:
-                    yield out
-            if not monitor.finished and not monitor.done:
-                raise StreamInterruptedError.build(self._run, monitor, mid_stream_failure(monitor))
-            if not monitor.done:
-                yield DONE
+                segment.upstream.close()
+                core.interrupted(failure)
+                core.resumed(*self._transport.resume(core.run))
+                yield core.out(core.segment.prefix)
+            yield core.tail()
         finally:
-            self._upstream.close()
-            self._run.env.stream_finished(self._run, self._attempt, monitor)
+            core.segment.upstream.close()
+            core.finish()
 
     def close(self) -> None:
-        self._upstream.close()
+        self._core.segment.upstream.close()
 
 
 class AsyncMeshTransport(httpx2.AsyncBaseTransport):
-    """Async routing transport; give it to ``httpx2.AsyncClient(transport=...)`` under ``openai.AsyncOpenAI``."""
+    """Async routing transport for ``httpx2.AsyncClient(transport=...)`` under ``openai.AsyncOpenAI``."""
 
     def __init__(self, mesh: ModelMesh, http: httpx2.AsyncBaseTransport | None = None) -> None:
         self.mesh = mesh
@@ -178,13 +219,14 @@ class AsyncMeshTransport(httpx2.AsyncBaseTransport):
             elif isinstance(step, Exhausted):
                 return exhausted_response(step, run, request)
             else:
-                response = await self._attempt(run, step, request)
+                response = await self._attempt(run, step)
                 if response is not None:
                     return response
 
-    async def _attempt(
-        self, run: RoutingRun, attempt: Attempt, request: httpx2.Request
-    ) -> httpx2.Response | None:
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _send(self, run: RoutingRun, attempt: Attempt) -> httpx2.Response | None:
         try:
             upstream = await self._http.handle_async_request(provider_request(attempt))
         except httpx2.TransportError as exc:
@@ -194,6 +236,12 @@ class AsyncMeshTransport(httpx2.AsyncBaseTransport):
             body = b"".join([chunk async for chunk in upstream.stream])
             await upstream.aclose()
             run.failed(attempt, read_failure(attempt, upstream, body))
+            return None
+        return upstream
+
+    async def _attempt(self, run: RoutingRun, attempt: Attempt) -> httpx2.Response | None:
+        upstream = await self._send(run, attempt)
+        if upstream is None:
             return None
         if is_binary_stream(run):
             run.succeeded(attempt, upstream.headers)
@@ -209,14 +257,13 @@ class AsyncMeshTransport(httpx2.AsyncBaseTransport):
                 await upstream.aclose()
             run.succeeded(attempt, upstream.headers)
             return routed_response(run, attempt, upstream, content=body)
-        return await self._stream(run, attempt, upstream)
+        segment = await self._open(run, attempt, upstream)
+        if segment is None:
+            return None
+        return routed_response(run, attempt, upstream, stream=_AsyncRelay(self, RelayCore(run, segment)))
 
-    async def _stream(
-        self, run: RoutingRun, attempt: Attempt, upstream: httpx2.Response
-    ) -> httpx2.Response | None:
-        monitor = StreamMonitor(
-            attempt.connector.stream_translator(run.request, attempt.model), run.wants_usage
-        )
+    async def _open(self, run: RoutingRun, attempt: Attempt, upstream: httpx2.Response) -> Segment | None:
+        monitor = _monitor(run, attempt)
         chunks = upstream.stream.__aiter__()
         prefix: list[bytes] = []
         failure: Failure | None = None
@@ -227,57 +274,68 @@ class AsyncMeshTransport(httpx2.AsyncBaseTransport):
                     break
                 prefix.append(monitor.feed(chunk))
                 if run.env.clock() - attempt.started_at > attempt.first_token_s:
-                    failure = Failure(FailureKind.TIMEOUT, "no content before the first-token timeout")
+                    failure = Failure(FailureKind.TIMEOUT, _FIRST_TOKEN)
                     break
         except httpx2.TransportError as exc:
             failure = failure_from_exception(exc)
-        failure = failure or monitor.error
-        if failure is None and not (monitor.has_content or monitor.finished):
-            failure = Failure(FailureKind.STREAM_BROKEN, "the stream ended before any content")
+        failure = _prefetch_failure(monitor, failure)
         if failure is not None:
             await upstream.aclose()
             run.failed(attempt, failure)
             return None
         run.succeeded(attempt, upstream.headers)
-        relay = _AsyncRelay(run, attempt, upstream, chunks, monitor, prefix)
-        return routed_response(run, attempt, upstream, stream=relay)
+        return Segment(attempt, upstream, chunks, monitor, b"".join(prefix))
 
-    async def aclose(self) -> None:
-        await self._http.aclose()
+    async def resume(self, run: RoutingRun) -> tuple[Segment | None, str | None]:
+        while True:
+            step = run.next_step()
+            if isinstance(step, Wait):
+                await asyncio.sleep(step.seconds)
+            elif isinstance(step, Exhausted):
+                return None, step.message
+            else:
+                upstream = await self._send(run, step)
+                segment = await self._open(run, step, upstream) if upstream is not None else None
+                if segment is not None:
+                    return segment, None
 
 
 class _AsyncRelay(httpx2.AsyncByteStream):
-    def __init__(
-        self, run, attempt, upstream, chunks: AsyncIterator[bytes], monitor: StreamMonitor, prefix
-    ) -> None:  # type: ignore[no-untyped-def]
-        self._run, self._attempt, self._upstream = run, attempt, upstream
-        self._chunks, self._monitor, self._prefix = chunks, monitor, prefix
+    def __init__(self, transport: AsyncMeshTransport, core: RelayCore) -> None:
+        self._transport, self._core = transport, core
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        monitor = self._monitor
+        core = self._core
         try:
-            yield b"".join(self._prefix)
-            while not monitor.complete:
-                try:
-                    chunk = await anext(self._chunks, None)
-                except httpx2.TransportError as exc:
-                    raise StreamInterruptedError.build(
-                        self._run, monitor, str(exc) or type(exc).__name__
-                    ) from None
-                if chunk is None:
+            yield core.out(core.segment.prefix)
+            while True:
+                segment, failure = core.segment, None
+                monitor = segment.monitor
+                while not monitor.complete:
+                    try:
+                        chunk = await anext(segment.chunks, None)
+                    except httpx2.TransportError as exc:
+                        failure = None if monitor.finished else failure_from_exception(exc)
+                        break
+                    if chunk is None:
+                        break
+                    out = monitor.feed(chunk)
+                    if monitor.error is not None:
+                        failure = monitor.error
+                        break
+                    if out:
+                        yield core.out(out)
+                failure = failure or unfinished(monitor)
+                if failure is None:
                     break
-                out = monitor.feed(chunk)
-                if monitor.error is not None:
-                    raise StreamInterruptedError.build(self._run, monitor, monitor.error.message)
-                if out:
-                    yield out
-            if not monitor.finished and not monitor.done:
-                raise StreamInterruptedError.build(self._run, monitor, mid_stream_failure(monitor))
-            if not monitor.done:
-                yield DONE
+                await segment.upstream.aclose()
+                core.interrupted(failure)
+                core.resumed(*await self._transport.resume(core.run))
+                yield core.out(core.segment.prefix)
+            yield core.tail()
         finally:
-            await self._upstream.aclose()
-            self._run.env.stream_finished(self._run, self._attempt, monitor)
+            await core.segment.upstream.aclose()
+            core.finish()
 
     async def aclose(self) -> None:
-        await self._upstream.aclose()
+        await self._core.segment.upstream.aclose()
