@@ -15,7 +15,7 @@ import pytest
 from modelmesh import AsyncMeshClient, MeshClient, catalog, create, create_async
 from modelmesh.testing import FakeProvider
 
-PRESETS = ("openai", "together", "mistral", "groq")
+PRESETS = ("openai", "together", "mistral", "groq", "deepseek", "anthropic")
 FAST = {"max_attempts": 2, "backoff_base_s": 0.01, "backoff_max_s": 0.02}
 
 
@@ -27,6 +27,7 @@ def endpoint_fakes() -> Iterator[dict[str, FakeProvider]]:
             name=name,
             models=[m.id for m in catalog.default_models(name)],
             api_key=f"sk-test-{name}-endpoints",
+            dialect="anthropic" if name == "anthropic" else "openai",
         ).start()
         for name in PRESETS
     }
