@@ -45,7 +45,8 @@ def detected_providers(
         elif not (preset.base_url_env and environ.get(preset.base_url_env)):
             continue  # a keyless local server is used only when its host is named
         if preset.base_url_env and environ.get(preset.base_url_env):
-            section["base_url"] = environ[preset.base_url_env]
+            # The preset's rule, not the raw value: OLLAMA_HOST=127.0.0.1:11434 means http://.../v1.
+            section["base_url"] = preset.base_url_from(environ)
         if preset.discover:
             section["discover"] = True
         found[name] = section
