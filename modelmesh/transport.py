@@ -14,6 +14,7 @@ drives the run's continuation steps right here and stitches the resumed answer i
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING
@@ -46,6 +47,17 @@ def _prefetch_failure(monitor: StreamMonitor, failure: Failure | None) -> Failur
     if failure is None and not (monitor.has_content or monitor.finished):
         failure = Failure(FailureKind.STREAM_BROKEN, "the stream ended before any content")
     return failure
+
+
+def _malformed(upstream: httpx2.Response, body: bytes) -> Failure | None:
+    """A 2xx JSON answer that does not parse is the provider's failure, never the caller's answer."""
+    if not upstream.headers.get("content-type", "").startswith("application/json"):
+        return None
+    try:
+        json.loads(body)
+    except ValueError:
+        return Failure(FailureKind.STREAM_BROKEN, "the provider's response body is not valid JSON")
+    return None
 
 
 def _monitor(run: RoutingRun, attempt: Attempt) -> StreamMonitor:
@@ -108,6 +120,9 @@ class MeshTransport(httpx2.BaseTransport):
                 return None
             finally:
                 upstream.close()
+            if (failure := _malformed(upstream, body)) is not None:
+                run.failed(attempt, failure)
+                return None
             run.succeeded(attempt, upstream.headers)
             return routed_response(run, attempt, upstream, content=body)
         segment = self._open(run, attempt, upstream)
@@ -255,6 +270,9 @@ class AsyncMeshTransport(httpx2.AsyncBaseTransport):
                 return None
             finally:
                 await upstream.aclose()
+            if (failure := _malformed(upstream, body)) is not None:
+                run.failed(attempt, failure)
+                return None
             run.succeeded(attempt, upstream.headers)
             return routed_response(run, attempt, upstream, content=body)
         segment = await self._open(run, attempt, upstream)
