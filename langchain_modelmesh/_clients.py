@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
+import ssl
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -80,15 +82,25 @@ def mesh_clients(mesh: ModelMesh, **options: Any) -> tuple[MeshClient, AsyncMesh
     Fresh clients rather than a caller's: the hooks must sit on the HTTP client, and one a caller
     built may be in use elsewhere.
     """
+    upstream = httpx2.HTTPTransport(retries=0, verify=_ssl_context())
+    async_upstream = httpx2.AsyncHTTPTransport(retries=0, verify=_ssl_context())
     sync_http = _SyncHttpClient(
-        transport=MeshTransport(mesh), timeout=None, event_hooks={"response": [_record]}
+        transport=MeshTransport(mesh, upstream), timeout=None, event_hooks={"response": [_record]}
     )
     async_http = _AsyncHttpClient(
-        transport=AsyncMeshTransport(mesh), timeout=None, event_hooks={"response": [_arecord]}
+        transport=AsyncMeshTransport(mesh, async_upstream),
+        timeout=None,
+        event_hooks={"response": [_arecord]},
     )
     return MeshClient(mesh, http_client=sync_http, **options), AsyncMeshClient(
         mesh, http_client=async_http, **options
     )
+
+
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """One TLS context for every model's provider connections: loading the CA bundle costs ~20 ms."""
+    return httpx2.create_ssl_context()
 
 
 class _SyncHttpClient(httpx2.Client):
