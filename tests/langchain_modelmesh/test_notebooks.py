@@ -21,7 +21,6 @@ def test_every_notebook_is_numbered() -> None:
     assert all(path.name[:2].isdigit() for path in NOTEBOOKS)
 
 
-@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # jupyter_client's own, under -W error
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs(path: Path) -> None:
     notebook = nbformat.read(path, as_version=4)
