@@ -1,13 +1,15 @@
 """Dotted-ID registries for pluggable components (policies, connectors, secret stores, outputs).
 
 Built-ins are rows of ``id -> "module:attribute"`` resolved lazily on first use, so an unused
-component is never imported. Users add their own with ``@registry.register("acme.my-policy.v1")``.
+component is never imported. Users add their own with ``@registry.register("acme.my-policy.v1")``, or
+publish them from a package as entry points (group ``modelmesh.strategies``, ``modelmesh.connectors``, ...).
 Short names (``"round-robin"``) resolve to built-ins through an alias table.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 from collections.abc import Callable, Iterable
 from typing import Generic, TypeVar
 
@@ -24,8 +26,11 @@ class Registry(Generic[T]):
         kind: str,
         builtins: dict[str, str] | None = None,
         aliases: dict[str, str] | None = None,
+        group: str | None = None,
     ) -> None:
         self.kind = kind
+        self.group = group  # entry-point group of third-party components
+        self._entry_points_loaded = False
         self._lazy: dict[str, str] = dict(builtins or {})
         self._loaded: dict[str, T] = {}
         self._aliases: dict[str, str] = dict(aliases or {})
@@ -47,11 +52,23 @@ class Registry(Generic[T]):
 
     def canonical(self, name: str, *, path: str | None = None) -> str:
         """The full ID for ``name`` (an ID or a short alias); raises listing the valid names."""
-        if name in self._loaded or name in self._lazy:
-            return name
-        if name in self._aliases:
-            return self._aliases[name]
+        for attempt in range(2):
+            if name in self._loaded or name in self._lazy:
+                return name
+            if name in self._aliases:
+                return self._aliases[name]
+            if attempt == 0 and not self._load_entry_points():
+                break
         raise UnknownNameError(self.kind, name, self.names(), path=path)
+
+    def _load_entry_points(self) -> bool:
+        """Adds components published by installed packages (group ``modelmesh.<kind>``), once."""
+        if self._entry_points_loaded or self.group is None:
+            return False
+        self._entry_points_loaded = True
+        for entry in importlib.metadata.entry_points(group=self.group):
+            self._lazy.setdefault(entry.name, entry.value)
+        return True
 
     def get(self, name: str, *, path: str | None = None) -> T:
         component_id = self.canonical(name, path=path)
@@ -77,6 +94,7 @@ class Registry(Generic[T]):
 _P = "modelmesh.routing.policies"
 STRATEGIES: Registry[type] = Registry(
     "strategy",
+    group="modelmesh.strategies",
     builtins={
         "modelmesh.stick-until-failure.v1": f"{_P}:StickUntilFailurePolicy",
         "modelmesh.priority-selection.v1": f"{_P}:PrioritySelectionPolicy",
@@ -105,6 +123,7 @@ STRATEGIES: Registry[type] = Registry(
 _OPENAI_DIALECT = "modelmesh.connectors.openai_chat:OpenAIChatConnector"
 CONNECTORS: Registry[type] = Registry(
     "connector",
+    group="modelmesh.connectors",
     builtins={
         "openai.llm.v1": _OPENAI_DIALECT,
         "openai.compatible.v1": _OPENAI_DIALECT,
@@ -126,6 +145,7 @@ CONNECTORS: Registry[type] = Registry(
 
 SECRET_STORES: Registry[type] = Registry(
     "secret store",
+    group="modelmesh.secret_stores",
     builtins={
         "modelmesh.env.v1": "modelmesh.secrets:EnvSecretStore",
         "modelmesh.dotenv.v1": "modelmesh.secrets:DotenvSecretStore",
@@ -135,6 +155,7 @@ SECRET_STORES: Registry[type] = Registry(
 
 OBSERVABILITY: Registry[type] = Registry(
     "observability connector",
+    group="modelmesh.observability",
     builtins={
         "modelmesh.null.v1": "modelmesh.observability.null:NullObserver",
         "modelmesh.console.v1": "modelmesh.observability.console:ConsoleObserver",
@@ -145,6 +166,7 @@ OBSERVABILITY: Registry[type] = Registry(
 
 STATE_STORES: Registry[type] = Registry(
     "state store",
+    group="modelmesh.state_stores",
     builtins={
         "modelmesh.memory.v1": "modelmesh.state.memory:MemoryStateStore",
         "modelmesh.sqlite.v1": "modelmesh.state.sqlite:SQLiteStateStore",
