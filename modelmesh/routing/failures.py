@@ -26,7 +26,7 @@ def no_model_failure(
         )
         return local_failure(FailureKind.BAD_REQUEST, 400, message, "no_capable_model")
     states = store.read_models([m.key for m in pool.models])
-    lines = []
+    lines, backs = [], [back_at for _, back_at in quota.values()]
     for model in pool.models:
         state = states[model.key]
         provider = store.read_provider(model.provider)
@@ -35,6 +35,7 @@ def no_model_failure(
         elif not state.is_active(now):
             back = state.standby_until
             when = "manual recovery" if back == math.inf else f"back in {max((back or now) - now, 0):.0f}s"
+            backs.append(back or now)
             lines.append(f"{model.key}: standby, {state.standby_reason} ({when})")
         elif model.key in quota:
             reason, back_at = quota[model.key]
@@ -43,8 +44,8 @@ def no_model_failure(
             lines.append(f"{model.key}: cannot serve it, needs {unmet[model.key]}")
     detail = "; ".join(lines) or "the pool has no models"
     message = f"No active model in pool {pool.name!r}: {detail}."
-    if quota and len(quota) + len(unmet) >= len(pool.models):
-        back = min(back_at for _, back_at in quota.values())
+    if quota:  # nothing could take it and quotas are part of why: the caller should come back later
+        back = min(backs)
         failure = local_failure(FailureKind.RATE_LIMITED, 429, message, "quota_exhausted")
         retry_after = str(max(math.ceil(back - now), 1))
         return Failure(failure.kind, message, 429, back - now, {"retry-after": retry_after}, failure.body)
