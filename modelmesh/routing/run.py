@@ -290,7 +290,7 @@ class RoutingRun:
             if model.key in tried:
                 continue
             ctx = self._context(now)
-            if self._usable(model, ctx, now) and self._probe(model, now):
+            if self._usable(model, ctx, now) and self._probe(model, ctx, now):
                 if self.records:
                     self._emit(
                         {
@@ -304,8 +304,11 @@ class RoutingRun:
                 return model
         return None
 
-    def _probe(self, model: ModelSpec, now: float) -> bool:
+    def _probe(self, model: ModelSpec, ctx: SelectionContext, now: float) -> bool:
         """A half-open model takes one probe at a time; concurrent requests go elsewhere meanwhile."""
+        state = ctx.states.get(model.key)
+        if state is None or not state.is_half_open(now):
+            return True  # the hot path: no write, no lock
         timeouts = self.pool.config.timeouts
         lease = min(timeouts.total_s, timeouts.connect_s + max(timeouts.read_s, timeouts.first_token_s))
         taken = self.env.store.update_model(model.key, lambda s: health.take_probe(s, now, lease))
