@@ -303,7 +303,8 @@ def _check_names(config: MeshConfig) -> None:
             errors.append(_at(exc, path))
 
     def check_provider(path: str, name: str) -> None:
-        if name not in config.providers:
+        # No providers section: they are auto-detected at build time, where the builder checks names.
+        if config.providers and name not in config.providers:
             errors.append(UnknownNameError("provider", name, config.providers, path=path))
 
     tree = default_tree()

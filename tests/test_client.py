@@ -266,3 +266,12 @@ def test_client_repr_and_config_repr_hold_no_secrets(fakes) -> None:  # type: ig
     client = create("chat-completion")
     text = repr(client) + repr(client.mesh) + str(client.mesh.providers) + repr(client.pool_status())
     assert "sk-test-openai-123456" not in text and "gsk-test-groq-123456" not in text
+
+
+def test_config_without_providers_may_name_detected_providers_in_pools(fakes) -> None:  # type: ignore[no-untyped-def]
+    client = create(
+        config={"pools": {"chat-completion": {"providers": ["groq"], "provider_priority": ["groq"]}}}
+    )
+    assert client.chat.completions.create(model="chat-completion", messages=HELLO).model.startswith("llama")
+    with pytest.raises(ConfigError, match=r"pools\.chat-completion\.providers: unknown provider 'mistral'"):
+        create(config={"pools": {"chat-completion": {"providers": ["mistral"]}}})

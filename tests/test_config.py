@@ -243,7 +243,13 @@ def test_unknown_model_capability_and_feature_name_their_index():
 
 
 def test_cross_section_errors_are_reported_together():
-    error = _error({"models": {"m": {"provider": "nobody"}}, "pools": {"p": {"capability": "nothing"}}})
+    error = _error(
+        {
+            "providers": {"openai": {}},
+            "models": {"m": {"provider": "nobody"}},
+            "pools": {"p": {"capability": "nothing"}},
+        }
+    )
     assert [line.split(":")[0] for line in str(error).splitlines()] == [
         "models.m.provider",
         "pools.p.capability",
