@@ -91,8 +91,21 @@ def provider_request(attempt: Attempt) -> httpx2.Request:
     }
     headers = {**out.headers, "accept-encoding": "identity"}
     return httpx2.Request(
-        out.method, out.url, headers=headers, content=out.content, extensions={"timeout": timeout}
+        out.method, _url(out.url), headers=headers, content=out.content, extensions={"timeout": timeout}
     )
+
+
+_URLS: dict[str, httpx2.URL] = {}
+
+
+def _url(url: str) -> httpx2.URL:
+    """Parsed once per provider endpoint: URL parsing is a third of building a request."""
+    parsed = _URLS.get(url)
+    if parsed is None:
+        if len(_URLS) > 4096:  # a bound in case base URLs are generated per request
+            _URLS.clear()
+        parsed = _URLS[url] = httpx2.URL(url)
+    return parsed
 
 
 def failure_from_exception(exc: Exception) -> Failure:
@@ -114,7 +127,9 @@ def routed_response(
     *,
     content: bytes | None = None,
     stream: httpx2.SyncByteStream | httpx2.AsyncByteStream | None = None,
+    payload: Any = None,
 ) -> httpx2.Response:
+    """The SDK's response; ``payload`` is ``content`` already parsed, when the transport parsed it."""
     headers = [(k, v) for k, v in upstream.headers.multi_items() if k.lower() not in _DROP_HEADERS]
     headers += [
         ("x-modelmesh-pool", run.pool.name),
@@ -126,7 +141,11 @@ def routed_response(
     if content is not None:
         if not attempt.connector.passthrough:
             content = attempt.connector.translate_response(run.request, attempt.model, content)
-        run.env.request_finished(run, attempt, content)
+            payload = None
+        if isinstance(payload, dict):
+            run.env.request_finished(run, attempt, content, usage=payload.get("usage"))
+        else:
+            run.env.request_finished(run, attempt, content)
         return httpx2.Response(upstream.status_code, headers=headers, content=content)
     if not attempt.connector.passthrough:
         headers = [(k, v) for k, v in headers if k.lower() != "content-type"]

@@ -38,6 +38,8 @@ _ENDPOINT_CAPABILITIES = {
 }
 _SPECIAL = tuple(p for prefixes in _ENDPOINT_CAPABILITIES.values() for p in prefixes)
 
+_UNPARSED: Any = object()  # request_finished: usage not yet read from the body
+
 
 @dataclass(frozen=True, slots=True)
 class ModelStatus:
@@ -129,9 +131,13 @@ class ModelMesh:
         session = inbound.headers.get(header) or (inbound.body or {}).get("user")
         return RoutingRun(self, pool, inbound, session if isinstance(session, str) else None)
 
-    def request_finished(self, run: RoutingRun, attempt: Attempt, body: bytes) -> None:
-        usage = _usage_of(body) if run.request.endpoint is not Endpoint.SPEECH else None
-        self._finish(run, attempt.model, usage, "ok", len(body))
+    def request_finished(
+        self, run: RoutingRun, attempt: Attempt, body: bytes, usage: Any = _UNPARSED
+    ) -> None:
+        """A whole answer was handed over; ``usage`` when the transport already parsed the body."""
+        if usage is _UNPARSED:
+            usage = _usage_of(body) if run.request.endpoint is not Endpoint.SPEECH else None
+        self._finish(run, attempt.model, usage if isinstance(usage, dict) else None, "ok", len(body))
 
     def _watch_store(self) -> None:
         """Tell observers once when the shared store degrades to local state, and once when it is back."""

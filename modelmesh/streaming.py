@@ -35,14 +35,15 @@ class StreamMonitor:
         return self.done or (self.finished and (not self.wants_usage or self.usage is not None))
 
     def feed(self, chunk: bytes) -> bytes:
-        self._buffer += chunk.replace(b"\r\n", b"\n")
-        out: list[bytes] = []
-        while b"\n\n" in self._buffer:
-            raw, self._buffer = self._buffer.split(b"\n\n", 1)
-            out.append(self._event(raw))
-        return b"".join(out)
+        buffer = self._buffer + chunk
+        if b"\r" in buffer:
+            buffer = buffer.replace(b"\r\n", b"\n")
+        *events, self._buffer = buffer.split(b"\n\n")
+        return b"".join([self._event(raw) for raw in events if raw])
 
     def _event(self, raw: bytes) -> bytes:
+        if self._translator is None and raw.startswith(b"data: ") and b"\n" not in raw:
+            return self._passthrough(raw, raw[6:])  # the common one-line event: no decoding needed
         name: str | None = None
         data_lines: list[str] = []
         for line in raw.decode("utf-8", "replace").split("\n"):
@@ -55,7 +56,11 @@ class StreamMonitor:
         data = "\n".join(data_lines)
         if self._translator is not None:
             return self._translated(name, data)
-        if data == "[DONE]":
+        return self._passthrough(raw, data.encode())
+
+    def _passthrough(self, raw: bytes, data: bytes) -> bytes:
+        """An OpenAI-format event: forwarded as it came, unless it is malformed or an error."""
+        if data == b"[DONE]":
             self.done = True
             return DONE
         try:

@@ -17,7 +17,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx2
 
@@ -49,21 +49,24 @@ def _prefetch_failure(monitor: StreamMonitor, failure: Failure | None) -> Failur
     return failure
 
 
-def _malformed(upstream: httpx2.Response, body: bytes) -> Failure | None:
-    """A 2xx JSON answer that does not parse is the provider's failure, never the caller's answer."""
+def _checked_json(upstream: httpx2.Response, body: bytes) -> tuple[Failure | None, Any]:
+    """A 2xx JSON answer that does not parse is the provider's failure, never the caller's answer.
+
+    Returns the parsed payload too (None when not parsed), so usage is read without a second parse.
+    """
     if not upstream.headers.get("content-type", "").startswith("application/json"):
-        return None
+        return None, None
     text = body.strip()
     # Parsing large bodies (embeddings) costs milliseconds: past 32 KB only the ends are checked.
-    valid = text[:1] + text[-1:] in (b"{}", b"[]")
+    valid, payload = text[:1] + text[-1:] in (b"{}", b"[]"), None
     if valid and len(text) <= 32_768:
         try:
-            json.loads(text)
+            payload = json.loads(text)
         except ValueError:
             valid = False
     if valid:
-        return None
-    return Failure(FailureKind.STREAM_BROKEN, "the provider's response body is not valid JSON")
+        return None, payload
+    return Failure(FailureKind.STREAM_BROKEN, "the provider's response body is not valid JSON"), None
 
 
 def _monitor(run: RoutingRun, attempt: Attempt) -> StreamMonitor:
@@ -126,11 +129,12 @@ class MeshTransport(httpx2.BaseTransport):
                 return None
             finally:
                 upstream.close()
-            if (failure := _malformed(upstream, body)) is not None:
+            failure, payload = _checked_json(upstream, body)
+            if failure is not None:
                 run.failed(attempt, failure)
                 return None
             run.succeeded(attempt, upstream.headers)
-            return routed_response(run, attempt, upstream, content=body)
+            return routed_response(run, attempt, upstream, content=body, payload=payload)
         segment = self._open(run, attempt, upstream)
         if segment is None:
             return None
@@ -276,11 +280,12 @@ class AsyncMeshTransport(httpx2.AsyncBaseTransport):
                 return None
             finally:
                 await upstream.aclose()
-            if (failure := _malformed(upstream, body)) is not None:
+            failure, payload = _checked_json(upstream, body)
+            if failure is not None:
                 run.failed(attempt, failure)
                 return None
             run.succeeded(attempt, upstream.headers)
-            return routed_response(run, attempt, upstream, content=body)
+            return routed_response(run, attempt, upstream, content=body, payload=payload)
         segment = await self._open(run, attempt, upstream)
         if segment is None:
             return None

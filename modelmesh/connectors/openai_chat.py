@@ -40,7 +40,9 @@ class OpenAIChatConnector:
             headers["authorization"] = f"Bearer {provider.api_key.get_secret_value()}"
         headers.update(provider.headers)
         if request.body is not None:
-            content = json.dumps({**request.body, "model": model.id}).encode()
+            content = (
+                _swap_model(request, model.id) or json.dumps({**request.body, "model": model.id}).encode()
+            )
         else:
             content = replace_multipart_field(request.raw, request.content_type, "model", model.id)
         url = f"{provider.base_url.rstrip('/')}/{request.endpoint.value}"
@@ -74,6 +76,21 @@ class OpenAIChatConnector:
             headers=headers,
             body=json.dumps({"error": {**error, "message": message}}).encode(),
         )
+
+
+def _swap_model(request: InboundRequest, model_id: str) -> bytes | None:
+    """The SDK's body with only its top-level model replaced, or None when that is not certain.
+
+    The SDK writes compact JSON; a ``"model":"<virtual>"`` pair found exactly once is the top-level
+    one (inside strings the quotes would be escaped). Re-serialising a long conversation costs far more.
+    """
+    virtual = request.body.get("model") if request.body else None
+    if not isinstance(virtual, str) or not request.raw:
+        return None
+    needle = b'"model":' + json.dumps(virtual, ensure_ascii=False).encode()
+    if request.raw.count(needle) != 1:
+        return None
+    return request.raw.replace(needle, b'"model":' + json.dumps(model_id, ensure_ascii=False).encode())
 
 
 def _error_object(body: bytes) -> dict[str, Any]:

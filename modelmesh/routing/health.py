@@ -101,23 +101,23 @@ def read_rate_limits(state: ModelState, headers: Mapping[str, str]) -> None:
     """Rate-limit headroom from OpenAI-style and Anthropic-style headers, when present."""
     if not headers:
         return
-    for field, names in _RATE_LIMIT_HEADERS.items():
-        for name in names:
-            value = headers.get(name)
-            if value is not None:
-                with contextlib.suppress(ValueError):
-                    setattr(state, field, int(float(value)))
-                break
+    # One pass over the headers: keyed lookups on httpx2.Headers scan the list each time.
+    for name, value in headers.items():
+        field = _RATE_LIMIT_HEADERS.get(name.lower()) if "ratelimit" in name.lower() else None
+        if field is not None:
+            with contextlib.suppress(ValueError):
+                setattr(state, field, int(float(value)))
 
 
 _RATE_LIMIT_HEADERS = {
-    "ratelimit_remaining_requests": (
-        "x-ratelimit-remaining-requests",
-        "anthropic-ratelimit-requests-remaining",
-    ),
-    "ratelimit_limit_requests": ("x-ratelimit-limit-requests", "anthropic-ratelimit-requests-limit"),
-    "ratelimit_remaining_tokens": ("x-ratelimit-remaining-tokens", "anthropic-ratelimit-tokens-remaining"),
-    "ratelimit_limit_tokens": ("x-ratelimit-limit-tokens", "anthropic-ratelimit-tokens-limit"),
+    "x-ratelimit-remaining-requests": "ratelimit_remaining_requests",
+    "anthropic-ratelimit-requests-remaining": "ratelimit_remaining_requests",
+    "x-ratelimit-limit-requests": "ratelimit_limit_requests",
+    "anthropic-ratelimit-requests-limit": "ratelimit_limit_requests",
+    "x-ratelimit-remaining-tokens": "ratelimit_remaining_tokens",
+    "anthropic-ratelimit-tokens-remaining": "ratelimit_remaining_tokens",
+    "x-ratelimit-limit-tokens": "ratelimit_limit_tokens",
+    "anthropic-ratelimit-tokens-limit": "ratelimit_limit_tokens",
 }
 
 

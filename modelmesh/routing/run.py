@@ -267,6 +267,7 @@ class RoutingRun:
             self._wait = wait
 
     def _choose(self, now: float) -> ModelSpec | None:
+        ctx: SelectionContext | None = None
         if self._queue is None:
             ctx = self._context(now)
             candidates = [m for m in self.pool.models if self._usable(m, ctx, now)]
@@ -289,7 +290,7 @@ class RoutingRun:
             model = self._queue.pop(0)
             if model.key in tried:
                 continue
-            ctx = self._context(now)
+            ctx = ctx or self._context(now)  # fresh health after a failed attempt, else the order's
             if self._usable(model, ctx, now) and self._probe(model, ctx, now):
                 if self.records:
                     self._emit(
