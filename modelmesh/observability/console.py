@@ -58,9 +58,30 @@ def format_event(event: dict[str, Any]) -> tuple[str, str]:
         ]
     if kind == "rotation":
         return f"[modelmesh] {pool}: rotated {event.get('from')} -> {event.get('to')}", _COLOURS["rotation"]
+    if kind == "probe":
+        return f"[modelmesh] {pool}: recovery probe to {event.get('model')}", "34"
+    if kind == "continuation":
+        return (
+            f"[modelmesh] {pool}: stream from {event.get('from')} broke after "
+            f"{event.get('delivered_chars')} characters; resuming with a prefill"
+        ), _COLOURS["failover"]
+    if kind == "prefill_rejected":
+        return f"[modelmesh] {pool}: {event.get('model')} rejected the prefill", _COLOURS["failover"]
+    if kind == "state":
+        if event.get("degraded"):
+            return (
+                f"[modelmesh] shared state unavailable, routing on local state ({event.get('store')})",
+                _COLOURS["deactivation"],
+            )
+        return f"[modelmesh] shared state back ({event.get('store')})", _COLOURS["ok"]
     if kind == "request":
         if event.get("outcome") == "failed":
             return f"[modelmesh] {pool}: request failed: {event.get('error')}", _COLOURS["failed"]
+        if event.get("outcome") not in (None, "ok"):
+            return (
+                f"[modelmesh] {pool}: {event.get('outcome')} answer from {event.get('provider')}/"
+                f"{event.get('model')}"
+            ), _COLOURS["failed"]
         return (
             f"[modelmesh] {pool}: answered by {event.get('provider')}/{event.get('model')} "
             f"({event.get('attempts')} attempts, {event.get('prompt_tokens')}+"
