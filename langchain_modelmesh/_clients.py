@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import os
-import ssl
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -24,7 +22,7 @@ from modelmesh.builder import build_mesh
 from modelmesh.client import AsyncMeshClient, MeshClient, build_config
 from modelmesh.config import MeshConfig
 from modelmesh.mesh import ModelMesh
-from modelmesh.transport import AsyncMeshTransport, MeshTransport
+from modelmesh.transport import AsyncMeshTransport, MeshTransport, shared_ssl_context
 
 ConfigSource = str | os.PathLike[str] | dict[str, Any] | MeshConfig
 MeshSource = MeshClient | AsyncMeshClient | ModelMesh
@@ -82,8 +80,8 @@ def mesh_clients(mesh: ModelMesh, **options: Any) -> tuple[MeshClient, AsyncMesh
     Fresh clients rather than a caller's: the hooks must sit on the HTTP client, and one a caller
     built may be in use elsewhere.
     """
-    upstream = httpx2.HTTPTransport(retries=0, verify=_ssl_context())
-    async_upstream = httpx2.AsyncHTTPTransport(retries=0, verify=_ssl_context())
+    upstream = httpx2.HTTPTransport(retries=0, verify=shared_ssl_context())
+    async_upstream = httpx2.AsyncHTTPTransport(retries=0, verify=shared_ssl_context())
     sync_http = _SyncHttpClient(
         transport=MeshTransport(mesh, upstream), timeout=None, event_hooks={"response": [_record]}
     )
@@ -95,12 +93,6 @@ def mesh_clients(mesh: ModelMesh, **options: Any) -> tuple[MeshClient, AsyncMesh
     return MeshClient(mesh, http_client=sync_http, **options), AsyncMeshClient(
         mesh, http_client=async_http, **options
     )
-
-
-@functools.cache
-def _ssl_context() -> ssl.SSLContext:
-    """One TLS context for every model's provider connections: loading the CA bundle costs ~20 ms."""
-    return httpx2.create_ssl_context()
 
 
 class _SyncHttpClient(httpx2.Client):
