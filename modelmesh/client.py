@@ -71,6 +71,14 @@ class _MeshExtras:
         return f"{type(self).__name__}(pools={sorted(mesh.pools)}, providers={sorted(mesh.providers)})"
 
 
+def _sdk_options(mesh: ModelMesh | None, http_client: Any, kwargs: dict[str, Any]) -> ModelMesh:
+    """Fills the SDK options every mesh client has; returns the mesh (``copy()`` passes only the client)."""
+    kwargs["api_key"] = kwargs.get("api_key") or "modelmesh"
+    kwargs["base_url"] = kwargs.get("base_url") or MESH_BASE_URL
+    kwargs.setdefault("max_retries", 0)  # the mesh retries and fails over; the SDK must not repeat it
+    return mesh or http_client._transport.mesh
+
+
 class MeshClient(_MeshExtras, openai.OpenAI):
     """An ``openai.OpenAI`` whose requests are routed by a ``ModelMesh``."""
 
@@ -80,10 +88,7 @@ class MeshClient(_MeshExtras, openai.OpenAI):
             if mesh is None:
                 raise TypeError("MeshClient needs a ModelMesh: use modelmesh.create(...) to build one")
             http_client = _SyncHttpClient(transport=MeshTransport(mesh), timeout=None)
-        self._mesh = mesh or http_client._transport.mesh
-        kwargs["api_key"] = kwargs.get("api_key") or "modelmesh"
-        kwargs["base_url"] = kwargs.get("base_url") or MESH_BASE_URL
-        kwargs.setdefault("max_retries", 0)  # the mesh retries and fails over; the SDK must not repeat it
+        self._mesh = _sdk_options(mesh, http_client, kwargs)
         super().__init__(http_client=http_client, **kwargs)
 
 
@@ -96,10 +101,7 @@ class AsyncMeshClient(_MeshExtras, openai.AsyncOpenAI):
             if mesh is None:
                 raise TypeError("AsyncMeshClient needs a ModelMesh: use modelmesh.create_async(...)")
             http_client = _AsyncHttpClient(transport=AsyncMeshTransport(mesh), timeout=None)
-        self._mesh = mesh or http_client._transport.mesh
-        kwargs["api_key"] = kwargs.get("api_key") or "modelmesh"
-        kwargs["base_url"] = kwargs.get("base_url") or MESH_BASE_URL
-        kwargs.setdefault("max_retries", 0)
+        self._mesh = _sdk_options(mesh, http_client, kwargs)
         super().__init__(http_client=http_client, **kwargs)
 
 
@@ -154,18 +156,8 @@ def create(
     config: str | os.PathLike[str] | dict[str, Any] | MeshConfig | None = None,
 ) -> MeshClient:
     """A ``MeshClient`` routing the given capabilities (or predefined ``pool``, or full ``config``)."""
-    mesh = build_mesh(
-        build_config(
-            capabilities,
-            pool=pool,
-            providers=providers,
-            models=models,
-            strategy=strategy,
-            api_keys=api_keys,
-            config=config,
-        )
-    )
-    return MeshClient(mesh)
+    options = {"providers": providers, "models": models, "strategy": strategy, "api_keys": api_keys}
+    return MeshClient(build_mesh(build_config(capabilities, pool=pool, config=config, **options)))
 
 
 def create_async(
@@ -178,15 +170,5 @@ def create_async(
     config: str | os.PathLike[str] | dict[str, Any] | MeshConfig | None = None,
 ) -> AsyncMeshClient:
     """Like ``create()``, returning an ``AsyncMeshClient`` (mirrors ``openai.AsyncOpenAI``)."""
-    mesh = build_mesh(
-        build_config(
-            capabilities,
-            pool=pool,
-            providers=providers,
-            models=models,
-            strategy=strategy,
-            api_keys=api_keys,
-            config=config,
-        )
-    )
-    return AsyncMeshClient(mesh)
+    options = {"providers": providers, "models": models, "strategy": strategy, "api_keys": api_keys}
+    return AsyncMeshClient(build_mesh(build_config(capabilities, pool=pool, config=config, **options)))
