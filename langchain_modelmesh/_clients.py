@@ -8,8 +8,6 @@ requests made inside a :func:`capture_routing` block. It does not know about Lan
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -19,7 +17,13 @@ from typing import Any
 import httpx2
 
 from modelmesh.builder import build_mesh
-from modelmesh.client import AsyncMeshClient, MeshClient, build_config
+from modelmesh.client import (
+    AsyncMeshClient,
+    AsyncSelfClosingHttpClient,
+    MeshClient,
+    SelfClosingHttpClient,
+    build_config,
+)
 from modelmesh.config import MeshConfig
 from modelmesh.mesh import ModelMesh
 from modelmesh.transport import AsyncMeshTransport, MeshTransport, shared_ssl_context
@@ -82,10 +86,10 @@ def mesh_clients(mesh: ModelMesh, **options: Any) -> tuple[MeshClient, AsyncMesh
     """
     upstream = httpx2.HTTPTransport(retries=0, verify=shared_ssl_context())
     async_upstream = httpx2.AsyncHTTPTransport(retries=0, verify=shared_ssl_context())
-    sync_http = _SyncHttpClient(
+    sync_http = SelfClosingHttpClient(
         transport=MeshTransport(mesh, upstream), timeout=None, event_hooks={"response": [_record]}
     )
-    async_http = _AsyncHttpClient(
+    async_http = AsyncSelfClosingHttpClient(
         transport=AsyncMeshTransport(mesh, async_upstream),
         timeout=None,
         event_hooks={"response": [_arecord]},
@@ -93,22 +97,6 @@ def mesh_clients(mesh: ModelMesh, **options: Any) -> tuple[MeshClient, AsyncMesh
     return MeshClient(mesh, http_client=sync_http, **options), AsyncMeshClient(
         mesh, http_client=async_http, **options
     )
-
-
-class _SyncHttpClient(httpx2.Client):
-    """Closes its pooled provider connections when collected: LangChain models are rarely closed."""
-
-    def __del__(self) -> None:
-        if not self.is_closed:
-            with contextlib.suppress(Exception):
-                self.close()
-
-
-class _AsyncHttpClient(httpx2.AsyncClient):
-    def __del__(self) -> None:
-        if not self.is_closed:
-            with contextlib.suppress(Exception):  # no running loop: nothing can close it now
-                asyncio.get_running_loop().create_task(self.aclose())
 
 
 def routing_facts(headers: Mapping[str, str]) -> dict[str, Any] | None:

@@ -28,7 +28,7 @@ MESH_BASE_URL = "http://modelmesh.local/v1"  # never resolved: the transport ans
 DEFAULT_STRATEGY = "stick-until-failure"
 
 
-class _SyncHttpClient(httpx2.Client):
+class SelfClosingHttpClient(httpx2.Client):
     """Closes its pooled connections when the client is garbage-collected (users rarely close clients)."""
 
     def __del__(self) -> None:
@@ -37,7 +37,9 @@ class _SyncHttpClient(httpx2.Client):
                 self.close()
 
 
-class _AsyncHttpClient(httpx2.AsyncClient):
+class AsyncSelfClosingHttpClient(httpx2.AsyncClient):
+    """The async twin; it can close only while an event loop is running."""
+
     def __del__(self) -> None:
         if not self.is_closed:
             with contextlib.suppress(Exception):
@@ -87,7 +89,7 @@ class MeshClient(_MeshExtras, openai.OpenAI):
         if http_client is None:
             if mesh is None:
                 raise TypeError("MeshClient needs a ModelMesh: use modelmesh.create(...) to build one")
-            http_client = _SyncHttpClient(transport=MeshTransport(mesh), timeout=None)
+            http_client = SelfClosingHttpClient(transport=MeshTransport(mesh), timeout=None)
         self._mesh = _sdk_options(mesh, http_client, kwargs)
         super().__init__(http_client=http_client, **kwargs)
 
@@ -100,7 +102,7 @@ class AsyncMeshClient(_MeshExtras, openai.AsyncOpenAI):
         if http_client is None:
             if mesh is None:
                 raise TypeError("AsyncMeshClient needs a ModelMesh: use modelmesh.create_async(...)")
-            http_client = _AsyncHttpClient(transport=AsyncMeshTransport(mesh), timeout=None)
+            http_client = AsyncSelfClosingHttpClient(transport=AsyncMeshTransport(mesh), timeout=None)
         self._mesh = _sdk_options(mesh, http_client, kwargs)
         super().__init__(http_client=http_client, **kwargs)
 
