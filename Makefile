@@ -26,6 +26,7 @@ $(REAL_STAMP): pyproject.toml | $(STAMP)
 test: $(STAMP) $(REAL_STAMP)
 	$(BIN)/python -m pytest -q
 	$(BIN)/ruff check modelmesh langchain_modelmesh tests benchmarks
+	$(BIN)/mypy
 
 demo: $(STAMP)
 	$(BIN)/modelmesh demo
@@ -34,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 lint: $(STAMP)
+	$(BIN)/mypy
 	$(BIN)/ruff check modelmesh langchain_modelmesh tests benchmarks
 	$(BIN)/ruff format --check modelmesh langchain_modelmesh tests benchmarks
 

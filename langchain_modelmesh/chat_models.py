@@ -31,8 +31,8 @@ from modelmesh.client import AsyncMeshClient, MeshClient
 from modelmesh.mesh import ModelMesh, PoolStatus
 
 # BaseChatOpenAI fields that would make it build or use clients of its own; the mesh supplies them.
-_CLIENT_FIELDS = ("client", "root_client", "async_client", "root_async_client", "http_client")
-_CLIENT_FIELDS += ("http_async_client", "openai_proxy")
+_CLIENT_FIELDS: tuple[str, ...] = ("client", "root_client", "async_client", "root_async_client")
+_CLIENT_FIELDS += ("http_client", "http_async_client", "openai_proxy")
 
 
 class ChatModelMesh(BaseChatOpenAI):
@@ -211,7 +211,7 @@ class ChatModelMesh(BaseChatOpenAI):
             yield _chunk_with_facts(first, seen)
             yield from chunks
         finally:
-            chunks.close()
+            chunks.close()  # type: ignore[attr-defined]  # a generator, typed as an Iterator upstream
 
     async def _astream(
         self,
@@ -230,7 +230,7 @@ class ChatModelMesh(BaseChatOpenAI):
             async for chunk in chunks:
                 yield chunk
         finally:
-            await chunks.aclose()
+            await chunks.aclose()  # type: ignore[attr-defined]  # an async generator upstream
 
 
 def _mesh_and_pool(values: dict[str, Any], source: MeshSource | None) -> tuple[ModelMesh, str]:

@@ -48,7 +48,7 @@ class _MeshTool(BaseTool):
         if isinstance(base, type) and issubclass(base, BaseModel) and "pool" in base.model_fields:
             names = tuple(sorted(self._mesh().pools))
             described = base.model_fields["pool"].description
-            pool_type = Optional[Literal.__getitem__(names)]  # type: ignore[attr-defined]  # noqa: UP045
+            pool_type: Any = Optional[Literal.__getitem__(names)]  # noqa: UP045
             self.args_schema = create_model(
                 base.__name__, pool=(pool_type, Field(default=None, description=described))
             )

@@ -158,8 +158,7 @@ def create(
     config: str | os.PathLike[str] | dict[str, Any] | MeshConfig | None = None,
 ) -> MeshClient:
     """A ``MeshClient`` routing the given capabilities (or predefined ``pool``, or full ``config``)."""
-    options = {"providers": providers, "models": models, "strategy": strategy, "api_keys": api_keys}
-    return MeshClient(build_mesh(build_config(capabilities, pool=pool, config=config, **options)))
+    return MeshClient(_mesh(capabilities, pool, providers, models, strategy, api_keys, config))
 
 
 def create_async(
@@ -172,5 +171,25 @@ def create_async(
     config: str | os.PathLike[str] | dict[str, Any] | MeshConfig | None = None,
 ) -> AsyncMeshClient:
     """Like ``create()``, returning an ``AsyncMeshClient`` (mirrors ``openai.AsyncOpenAI``)."""
-    options = {"providers": providers, "models": models, "strategy": strategy, "api_keys": api_keys}
-    return AsyncMeshClient(build_mesh(build_config(capabilities, pool=pool, config=config, **options)))
+    return AsyncMeshClient(_mesh(capabilities, pool, providers, models, strategy, api_keys, config))
+
+
+def _mesh(
+    capabilities: Sequence[str],
+    pool: str | None,
+    providers: list[str] | None,
+    models: list[str] | None,
+    strategy: str,
+    api_keys: dict[str, str] | None,
+    config: str | os.PathLike[str] | dict[str, Any] | MeshConfig | None,
+) -> ModelMesh:
+    options = build_config(
+        capabilities,
+        pool=pool,
+        providers=providers,
+        models=models,
+        strategy=strategy,
+        api_keys=api_keys,
+        config=config,
+    )
+    return build_mesh(options)

@@ -151,7 +151,7 @@ class DemoRun:
                     record.text = choice.message.content or ""
         except openai.APIError as exc:
             record.error = f"{type(exc).__name__}: {exc}"
-        event = self.observer.last_request or {}
+        event: dict[str, Any] = self.observer.last_request or {}
         record.provider = event.get("provider")
         record.attempts = int(event.get("attempts") or 0)
         record.failovers = int(event.get("failovers") or 0)
@@ -332,7 +332,7 @@ def summary_tables(result: DemoResult) -> list[Any]:
 @contextlib.contextmanager
 def demo_environment(fakes: dict[str, FakeProvider]) -> Iterator[None]:
     """Point the providers' env vars at the fakes (and hide every other provider) for the block."""
-    names = set()
+    names: set[str] = set()
     for preset in catalog.presets().values():
         names.update(n for n in (preset.key_env, preset.base_url_env) if n)
     saved = {name: os.environ.pop(name) for name in names if name in os.environ}

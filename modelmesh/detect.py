@@ -72,6 +72,7 @@ def autodetect_config(
         )
     if pool is None and not capabilities:
         raise ValueError("Specify capabilities, pool, or config")
+    pools: dict[str, dict[str, Any]]
     if pool is not None:
         pools = {pool: {"capability": resolve_pool(pool), "strategy": strategy}}
     else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx2
 import openai
@@ -158,6 +158,16 @@ def is_binary_stream(run: RoutingRun) -> bool:
     return run.request.endpoint is Endpoint.SPEECH
 
 
+def sync_stream(response: httpx2.Response) -> Iterator[bytes]:
+    """The body stream of a response from a sync transport (httpx2 types it as either kind)."""
+    return iter(cast(httpx2.SyncByteStream, response.stream))
+
+
+def async_stream(response: httpx2.Response) -> AsyncIterator[bytes]:
+    """The body stream of a response from an async transport."""
+    return cast(httpx2.AsyncByteStream, response.stream).__aiter__()
+
+
 class BinaryRelay(httpx2.SyncByteStream):
     """Relays a 2xx binary body chunk by chunk; once bytes reach the caller there is no failover."""
 
@@ -166,7 +176,7 @@ class BinaryRelay(httpx2.SyncByteStream):
 
     def __iter__(self) -> Iterator[bytes]:
         try:
-            yield from self._upstream.stream
+            yield from sync_stream(self._upstream)
         finally:
             self._upstream.close()
         self._run.env.request_finished(self._run, self._attempt, b"")
@@ -181,7 +191,7 @@ class AsyncBinaryRelay(httpx2.AsyncByteStream):
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
-            async for chunk in self._upstream.stream:
+            async for chunk in async_stream(self._upstream):
                 yield chunk
         finally:
             await self._upstream.aclose()

@@ -253,6 +253,8 @@ class ModelMesh:
         for model in pool.models:
             state = states[model.key]
             provider = self.store.read_provider(model.provider)
+            until: float | None
+            reason: str | None
             if not provider.is_active(now):
                 until, reason = provider.disabled_until, f"provider: {provider.reason}"
             elif not state.is_active(now):

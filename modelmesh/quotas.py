@@ -215,8 +215,8 @@ def build_quota_book(config: MeshConfig, models: Iterable[ModelSpec]) -> QuotaBo
             book.models[f"{name}.{model_id}"] = _limits(limits, quota.reset)
     for key, model_config in config.models.items():
         if model_config.quota:
-            provider = config.providers.get(model_config.provider)
-            reset = provider.quota.reset if provider is not None else "utc-midnight"
+            owner = config.providers.get(model_config.provider)
+            reset = owner.quota.reset if owner is not None else "utc-midnight"
             full_key = f"{model_config.provider}.{model_config.id or key}"
             book.models[full_key] = book.models.get(full_key, ()) + _limits(model_config.quota, reset)
     for name, pool in config.pools.items():

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from modelmesh.errors import UnknownNameError
@@ -81,7 +81,7 @@ class Registry(Generic[T]):
         """Every accepted name: full IDs and short aliases."""
         return sorted({*self._loaded, *self._lazy, *self._aliases})
 
-    def ids(self) -> Iterable[str]:
+    def ids(self) -> list[str]:
         return sorted({*self._loaded, *self._lazy})
 
     def __contains__(self, name: object) -> bool:

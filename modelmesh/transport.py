@@ -27,12 +27,14 @@ from modelmesh.connectors.base import Failure, FailureKind
 from modelmesh.exchange import (
     AsyncBinaryRelay,
     BinaryRelay,
+    async_stream,
     exhausted_response,
     failure_from_exception,
     is_binary_stream,
     provider_request,
     read_failure,
     routed_response,
+    sync_stream,
 )
 from modelmesh.relay import RelayCore, Segment, unfinished
 from modelmesh.routing.run import Attempt, Exhausted, RoutingRun, Wait
@@ -116,7 +118,7 @@ class MeshTransport(httpx2.BaseTransport):
             run.failed(attempt, failure_from_exception(exc))
             return None
         if upstream.status_code >= 400:
-            body = b"".join(upstream.stream)
+            body = b"".join(sync_stream(upstream))
             upstream.close()
             run.failed(attempt, read_failure(attempt, upstream, body))
             return None
@@ -131,7 +133,7 @@ class MeshTransport(httpx2.BaseTransport):
             return routed_response(run, attempt, upstream, stream=BinaryRelay(run, attempt, upstream))
         if not run.requirements.streaming:
             try:
-                body = b"".join(upstream.stream)
+                body = b"".join(sync_stream(upstream))
             except httpx2.TransportError as exc:
                 run.failed(attempt, failure_from_exception(exc))
                 return None
@@ -151,7 +153,7 @@ class MeshTransport(httpx2.BaseTransport):
     def _open(self, run: RoutingRun, attempt: Attempt, upstream: httpx2.Response) -> Segment | None:
         """Read until the first content; the opened segment, or None when it failed (reported)."""
         monitor = _monitor(run, attempt)
-        chunks = iter(upstream.stream)
+        chunks = sync_stream(upstream)
         prefix: list[bytes] = []
         failure: Failure | None = None
         try:
@@ -266,7 +268,7 @@ class AsyncMeshTransport(httpx2.AsyncBaseTransport):
             run.failed(attempt, failure_from_exception(exc))
             return None
         if upstream.status_code >= 400:
-            body = b"".join([chunk async for chunk in upstream.stream])
+            body = b"".join([chunk async for chunk in async_stream(upstream)])
             await upstream.aclose()
             run.failed(attempt, read_failure(attempt, upstream, body))
             return None
@@ -282,7 +284,7 @@ class AsyncMeshTransport(httpx2.AsyncBaseTransport):
             return routed_response(run, attempt, upstream, stream=relay)
         if not run.requirements.streaming:
             try:
-                body = b"".join([chunk async for chunk in upstream.stream])
+                body = b"".join([chunk async for chunk in async_stream(upstream)])
             except httpx2.TransportError as exc:
                 run.failed(attempt, failure_from_exception(exc))
                 return None
@@ -301,7 +303,7 @@ class AsyncMeshTransport(httpx2.AsyncBaseTransport):
 
     async def _open(self, run: RoutingRun, attempt: Attempt, upstream: httpx2.Response) -> Segment | None:
         monitor = _monitor(run, attempt)
-        chunks = upstream.stream.__aiter__()
+        chunks = async_stream(upstream)
         prefix: list[bytes] = []
         failure: Failure | None = None
         try:

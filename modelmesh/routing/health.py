@@ -27,8 +27,11 @@ class DeactivationSettings(Protocol):
 
 
 class RecoverySettings(Protocol):
-    mode: str
-    cooldown_s: float
+    @property
+    def mode(self) -> str: ...
+
+    @property
+    def cooldown_s(self) -> float: ...
 
 
 def standby_until(recovery: RecoverySettings, now: float) -> float:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from modelmesh.connectors.base import Connector, Failure, FailureKind, InboundRequest, OutboundRequest
 from modelmesh.quotas import QuotaBook
@@ -23,6 +23,9 @@ from modelmesh.routing.requirements import Requirements, requirements_of
 from modelmesh.routing.retry import backoff_s
 from modelmesh.state.base import StateStore
 from modelmesh.types import ModelSpec, ProviderEndpoint
+
+if TYPE_CHECKING:
+    from modelmesh.streaming import StreamMonitor
 
 
 class Observer(Protocol):
@@ -44,6 +47,16 @@ class RoutingEnv(Protocol):
     def connector_for(self, provider: str) -> Connector: ...
 
     def redact(self, data: bytes) -> bytes: ...
+
+    def request_finished(self, run: RoutingRun, attempt: Attempt, body: bytes, usage: Any = ...) -> None:
+        """A whole answer reached the caller (``usage`` when the body was already parsed)."""
+        ...
+
+    def stream_finished(
+        self, run: RoutingRun, attempt: Attempt, monitor: StreamMonitor, usage: dict[str, Any] | None = None
+    ) -> None: ...
+
+    def request_failed(self, run: RoutingRun, step: Exhausted) -> None: ...
 
 
 @dataclass(slots=True)

@@ -110,7 +110,7 @@ class ServerThread:
             return
         for connection in list(server.server_state.connections):
             if getattr(connection, "client", None) == tuple(client):
-                connection.transport.abort()  # type: ignore[union-attr]
+                connection.transport.abort()
 
     def stop(self) -> None:
         """Stop serving, close every connection and socket, end the thread. Idempotent."""

@@ -118,7 +118,7 @@ class OpenAIEndpoints:
             "prompt_tokens": prompt_tokens,
         }
         if not body.get("stream"):
-            n = body.get("n") if isinstance(body.get("n"), int) else 1
+            n = body["n"] if isinstance(body.get("n"), int) else 1
             return Outcome.json(wire.chat_completion(reply, n=n, **ids), headers=_headers(payload.number))
         options = body.get("stream_options") or {}
         include_usage = bool(isinstance(options, dict) and options.get("include_usage"))
@@ -182,7 +182,7 @@ class OpenAIEndpoints:
         prompt = payload.json.get("prompt")
         if not isinstance(prompt, str):
             return _error(400, "'prompt' is a required property", payload.number, None, "prompt")
-        n = payload.json.get("n") if isinstance(payload.json.get("n"), int) else 1
+        n = payload.json["n"] if isinstance(payload.json.get("n"), int) else 1
         data: list[dict[str, Any]] = []
         for i in range(max(1, n)):
             name = f"img-{payload.number:06d}-{i}.png"
