@@ -3,7 +3,9 @@
 Owns the schema (pydantic models, ``extra="forbid"`` so typos fail), loading (a file, a dict and a
 ``MeshConfig`` are equivalent), validation of every name against the registries and the capability
 tree, and secret resolution. Every failure is a ``ConfigError`` whose message starts with the dotted
-path of the bad field; pydantic's own errors never escape, because they echo input values (secrets).
+path of the bad field; pydantic's own errors never escape, because they echo input values (secrets):
+``config_errors`` translates them and ``config_loading`` reads files. The reliability sections of a
+pool live in ``reliability_config`` and are re-exported here.
 
 Secrets are resolved at load: ``from_file`` / ``from_dict`` / ``load`` return a config whose
 ``${secrets:NAME}`` references are replaced (pass ``resolve_secrets=False`` to only validate, then call
@@ -15,17 +17,17 @@ It does not build anything: the client turns a config into providers, pools and 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from os import PathLike
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from modelmesh import catalog, registry
 from modelmesh.capabilities import CapabilityTree, default_tree, expand_capabilities
+from modelmesh.config_errors import at_path, combine, translate
+from modelmesh.config_loading import read_config_file
 from modelmesh.errors import ConfigError, UnknownNameError
 from modelmesh.reliability_config import (
     DeactivationConfig,
@@ -186,7 +188,7 @@ class MeshConfig(_Model):
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            raise _translate(exc) from None
+            raise translate(exc, MeshConfig) from None
 
     @classmethod
     def model_validate(cls, obj: Any, **kwargs: Any) -> MeshConfig:
@@ -195,7 +197,7 @@ class MeshConfig(_Model):
         try:
             return super().model_validate(obj, **kwargs)
         except ValidationError as exc:
-            raise _translate(exc) from None
+            raise translate(exc, MeshConfig) from None
 
     @model_validator(mode="before")
     @classmethod
@@ -226,7 +228,7 @@ class MeshConfig(_Model):
     @classmethod
     def from_file(cls, path: str | PathLike[str], *, resolve_secrets: bool = True) -> MeshConfig:
         """Load a ``.yaml`` / ``.yml`` / ``.json`` file."""
-        return cls.from_dict(_read_file(Path(path)), resolve_secrets=resolve_secrets)
+        return cls.from_dict(read_config_file(Path(path)), resolve_secrets=resolve_secrets)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, resolve_secrets: bool = True) -> MeshConfig:
@@ -300,7 +302,7 @@ def _check_names(config: MeshConfig) -> None:
         try:
             function(*args)
         except ConfigError as exc:
-            errors.append(_at(exc, path))
+            errors.append(at_path(exc, path))
 
     def check_provider(path: str, name: str) -> None:
         # No providers section: they are auto-detected at build time, where the builder checks names.
@@ -326,16 +328,7 @@ def _check_names(config: MeshConfig) -> None:
             for index, provider_name in enumerate(getattr(pool, field) or ()):
                 check_provider(f"pools.{name}.{field}[{index}]", provider_name)
     if errors:
-        raise errors[0] if len(errors) == 1 else ConfigError("\n".join(map(str, errors)))
-
-
-def _at(exc: ConfigError, path: str) -> ConfigError:
-    """``exc`` located at ``path`` (unless it already names one)."""
-    if exc.path or not path:
-        return exc
-    if isinstance(exc, UnknownNameError):
-        return UnknownNameError(exc.kind, exc.name, exc.valid, path=path)
-    return ConfigError(str(exc), path=path)
+        raise combine(errors)
 
 
 def _skip_resolution(model: BaseModel, field: str) -> bool:
@@ -343,89 +336,3 @@ def _skip_resolution(model: BaseModel, field: str) -> bool:
     if isinstance(model, ProviderConfig):
         return field == "instance" or not model.enabled
     return isinstance(model, MeshConfig) and field == "secrets"
-
-
-# -- files and pydantic errors ---------------------------------------------------------------------
-
-
-def _read_file(path: Path) -> Any:
-    suffix = path.suffix.lower()
-    if suffix not in (".yaml", ".yml", ".json"):
-        raise ConfigError(
-            f"config file {str(path)!r}: unsupported type {suffix or '(none)'!r}; use .yaml or .json"
-        )
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"config file {str(path)!r} not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config file {str(path)!r} cannot be read: {exc}") from None
-    try:
-        data = json.loads(text) if suffix == ".json" else yaml.safe_load(text)
-    except json.JSONDecodeError as exc:
-        # Only the position and the parser's reason: the offending text may be a secret.
-        raise ConfigError(
-            f"config file {str(path)!r} is not valid JSON (line {exc.lineno}: {exc.msg})"
-        ) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        reason = getattr(exc, "problem", None) or "syntax error"
-        raise ConfigError(f"config file {str(path)!r} is not valid YAML ({where}{reason})") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"config file {str(path)!r} must hold a mapping, not a {type(data).__name__}")
-    return data
-
-
-_MESSAGES = {
-    "missing": "required",
-    **dict.fromkeys(("int_type", "int_parsing", "int_from_float"), "must be an integer"),
-    **dict.fromkeys(("float_type", "float_parsing"), "must be a number"),
-    **dict.fromkeys(("bool_type", "bool_parsing"), "must be true or false"),
-    **dict.fromkeys(("dict_type", "model_type", "model_attributes_type"), "must be a mapping"),
-    "string_type": "must be a string",
-    "list_type": "must be a list",
-    "greater_than_equal": "must be ≥ {ge}",
-    "greater_than": "must be > {gt}",
-    "less_than_equal": "must be ≤ {le}",
-    "less_than": "must be < {lt}",
-    "literal_error": "must be one of {expected}",
-}
-
-
-def _translate(exc: ValidationError) -> ConfigError:
-    """One ``ConfigError`` for a pydantic error, without echoing any input value."""
-    errors: list[ConfigError] = []
-    for error in exc.errors(include_url=False, include_input=False):
-        loc = error["loc"]
-        path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
-        cause = (error.get("ctx") or {}).get("error")
-        if isinstance(cause, ConfigError):
-            errors.append(_at(cause, path))
-            continue
-        if error["type"] == "extra_forbidden":
-            errors.append(UnknownNameError("field", str(loc[-1]), _fields_at(loc[:-1]), path=path or None))
-            continue
-        template = _MESSAGES.get(error["type"])
-        ctx = {k: f"{v:g}" if isinstance(v, float) else v for k, v in (error.get("ctx") or {}).items()}
-        message = template.format(**ctx) if template else error["msg"]
-        message = message.removeprefix("Value error, ")
-        errors.append(ConfigError(message[:1].lower() + message[1:], path=path or None))
-    return errors[0] if len(errors) == 1 else ConfigError("\n".join(map(str, errors)))
-
-
-def _fields_at(loc: tuple[int | str, ...]) -> list[str]:
-    """The field names of the config model found at ``loc`` (for "Did you mean")."""
-    model: Any = MeshConfig
-    for part in loc:
-        if isinstance(model, type) and issubclass(model, BaseModel):
-            field = model.model_fields.get(str(part))
-            model = field.annotation if field else None
-        else:
-            args = [a for a in getattr(model, "__args__", ()) if a is not type(None)]
-            model = args[-1] if args else None
-    if isinstance(model, type) and issubclass(model, BaseModel):
-        return list(model.model_fields)
-    return []
