@@ -1,4 +1,5 @@
-"""The ``modelmesh`` command: ``demo`` (a failover tour on local fakes) and ``status`` (pool health).
+"""The ``modelmesh`` command: ``demo`` (a failover tour on local fakes), ``status`` (pool health) and
+``serve`` (the OpenAI-compatible proxy of ``modelmesh.serve``).
 
 Owns argument parsing, exit codes and the rich rendering of pool status. It deliberately holds no
 routing logic: every command goes through ``modelmesh.create()`` like user code does. Exit codes:
@@ -57,7 +58,33 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CAPABILITY",
         help=f"capabilities to build pools for without --config (default: {DEFAULT_CAPABILITY})",
     )
+    _add_serve(commands)
     return parser
+
+
+def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = commands.add_parser(
+        "serve",
+        help="run an OpenAI-compatible HTTP proxy routing through the mesh (any language, any SDK)",
+        description="Serve /v1/chat/completions, /v1/embeddings, audio, images and /v1/models over "
+        "HTTP, routed by pool name with retry and failover, plus GET /health.",
+    )
+    serve.add_argument("--config", metavar="FILE", help="YAML or JSON MeshConfig file")
+    serve.add_argument(
+        "capabilities",
+        nargs="*",
+        metavar="CAPABILITY",
+        help=f"capabilities to build pools for without --config (default: {DEFAULT_CAPABILITY})",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
+    serve.add_argument("--port", type=_port, default=8080, help="TCP port (default: 8080)")
+    serve.add_argument(
+        "--api-key",
+        default=os.environ.get("MODELMESH_PROXY_KEY") or None,
+        metavar="KEY",
+        help="require 'Authorization: Bearer KEY' from clients (default: $MODELMESH_PROXY_KEY; "
+        "unset: no proxy auth)",
+    )
 
 
 def _positive_float(text: str) -> float:
@@ -70,6 +97,12 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"not a TCP port (1-65535): {text!r}")
+    return int(text)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -77,7 +110,42 @@ def main(argv: Sequence[str] | None = None) -> int:
         from modelmesh.demo import run_demo
 
         return run_demo(cooldown_s=args.cooldown).exit_code
+    if args.command == "serve":
+        return _serve(parser, args)
     return _status(parser, args.config, args.capabilities)
+
+
+def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from modelmesh.builder import build_mesh
+    from modelmesh.client import build_config
+    from modelmesh.errors import ConfigError, NoProvidersError, UnknownNameError
+
+    if args.config is not None and args.capabilities:
+        parser.error("serve: pass either --config or capabilities, not both")
+    try:
+        capabilities = [] if args.config is not None else args.capabilities or [DEFAULT_CAPABILITY]
+        mesh = build_mesh(build_config(capabilities, config=args.config))
+    except (NoProvidersError, RuntimeError) as exc:
+        print(f"modelmesh serve: {exc}", file=sys.stderr)
+        return 1
+    except (ConfigError, UnknownNameError, ValueError, OSError) as exc:
+        parser.error(f"serve: {exc}")
+    try:
+        from modelmesh.serve import serve
+    except ImportError as exc:
+        mesh.close()
+        raise SystemExit(f"modelmesh: {exc}") from None
+    auth = "on" if args.api_key else "off"  # never the key itself
+    url = f"http://{args.host}:{args.port}/v1"
+    print(
+        f"modelmesh serve: pools {', '.join(sorted(mesh.pools))} on {url} (proxy auth {auth})",
+        file=sys.stderr,
+    )
+    try:
+        serve(mesh, host=args.host, port=args.port, api_key=args.api_key)
+    finally:
+        mesh.close()
+    return 0
 
 
 def _status(parser: argparse.ArgumentParser, config: str | None, capabilities: list[str]) -> int:
