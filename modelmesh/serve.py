@@ -33,7 +33,7 @@ try:
     from starlette.routing import Route
 except ImportError as exc:  # pragma: no cover - starlette is the `testing` extra
     raise ImportError(
-        "modelmesh serve needs starlette and uvicorn: pip install 'modelmesh[testing]'"
+        "modelmesh serve needs starlette and uvicorn: pip install 'modelmesh[serve]'"
     ) from exc
 
 if TYPE_CHECKING:
@@ -118,7 +118,7 @@ def serve(
     try:
         import uvicorn
     except ImportError as exc:  # pragma: no cover - uvicorn is the `testing` extra
-        raise ImportError("modelmesh serve needs uvicorn: pip install 'modelmesh[testing]'") from exc
+        raise ImportError("modelmesh serve needs uvicorn: pip install 'modelmesh[serve]'") from exc
     app = create_app(mesh, api_key=api_key)
     auth = "on" if api_key is not None else "off"
     logger.info("pools %s on http://%s:%d/v1 (proxy auth %s)", sorted(mesh.pools), host, port, auth)
