@@ -51,15 +51,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="show pool status for a config file or the providers detected from the environment",
         description="Build the mesh (no requests are sent) and print every pool's models and health.",
     )
-    status.add_argument("--config", metavar="FILE", help="YAML or JSON MeshConfig file")
-    status.add_argument(
+    _add_mesh_source(status)
+    _add_serve(commands)
+    return parser
+
+
+def _add_mesh_source(command: argparse.ArgumentParser) -> None:
+    """``--config FILE`` or capabilities: where a command's mesh comes from."""
+    command.add_argument("--config", metavar="FILE", help="YAML or JSON MeshConfig file")
+    command.add_argument(
         "capabilities",
         nargs="*",
         metavar="CAPABILITY",
         help=f"capabilities to build pools for without --config (default: {DEFAULT_CAPABILITY})",
     )
-    _add_serve(commands)
-    return parser
 
 
 def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -69,13 +74,7 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Serve /v1/chat/completions, /v1/embeddings, audio, images and /v1/models over "
         "HTTP, routed by pool name with retry and failover, plus GET /health.",
     )
-    serve.add_argument("--config", metavar="FILE", help="YAML or JSON MeshConfig file")
-    serve.add_argument(
-        "capabilities",
-        nargs="*",
-        metavar="CAPABILITY",
-        help=f"capabilities to build pools for without --config (default: {DEFAULT_CAPABILITY})",
-    )
+    _add_mesh_source(serve)
     serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=_port, default=8080, help="TCP port (default: 8080)")
     serve.add_argument(
