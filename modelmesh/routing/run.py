@@ -8,102 +8,21 @@ failover, deactivation, the overall deadline. No I/O, no real clock, no global R
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+__all__ = ["Attempt", "AttemptRecord", "Exhausted", "Observer", "RoutingEnv", "RoutingRun", "Wait"]
 
-from modelmesh.connectors.base import Connector, Failure, FailureKind, InboundRequest, OutboundRequest
-from modelmesh.quotas import QuotaBook
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from modelmesh.connectors.base import Failure, FailureKind, InboundRequest
 from modelmesh.routing import health
 from modelmesh.routing.continuation import PREFILL, continuation_request
 from modelmesh.routing.failures import deadline_failure, no_model_failure, with_attempts
 from modelmesh.routing.pool import Pool, SelectionContext
 from modelmesh.routing.requirements import Requirements, requirements_of
 from modelmesh.routing.retry import backoff_s
-from modelmesh.state.base import StateStore
-from modelmesh.types import ModelSpec, ProviderEndpoint
-
-if TYPE_CHECKING:
-    from modelmesh.streaming import StreamMonitor
-
-
-class Observer(Protocol):
-    enabled: bool
-
-    def emit(self, event: dict[str, Any]) -> None: ...
-
-
-class RoutingEnv(Protocol):
-    """What a run needs from the mesh around it."""
-
-    store: StateStore
-    providers: dict[str, ProviderEndpoint]
-    observer: Observer
-    clock: Callable[[], float]
-    rng: random.Random
-    quotas: QuotaBook
-
-    def connector_for(self, provider: str) -> Connector: ...
-
-    def redact(self, data: bytes) -> bytes: ...
-
-    def request_finished(self, run: RoutingRun, attempt: Attempt, body: bytes, usage: Any = ...) -> None:
-        """A whole answer reached the caller (``usage`` when the body was already parsed)."""
-        ...
-
-    def stream_finished(
-        self, run: RoutingRun, attempt: Attempt, monitor: StreamMonitor, usage: dict[str, Any] | None = None
-    ) -> None: ...
-
-    def request_failed(self, run: RoutingRun, step: Exhausted) -> None: ...
-
-
-@dataclass(slots=True)
-class Attempt:
-    number: int
-    model: ModelSpec
-    provider: ProviderEndpoint
-    connector: Connector
-    outbound: OutboundRequest
-    connect_s: float
-    read_s: float
-    first_token_s: float
-    started_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class Wait:
-    seconds: float
-
-
-@dataclass(frozen=True, slots=True)
-class Exhausted:
-    """The run is over without a success. ``status`` None means a transport-level failure (timeout etc.)."""
-
-    kind: FailureKind | None
-    message: str
-    status: int | None
-    headers: Mapping[str, str]
-    body: bytes
-
-
-@dataclass(slots=True)
-class AttemptRecord:
-    model: str
-    provider: str
-    outcome: str  # "ok" or a FailureKind value
-    status: int | None
-    latency_ms: float
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "provider": self.provider,
-            "outcome": self.outcome,
-            "status": self.status,
-            "latency_ms": round(self.latency_ms, 1),
-        }
+from modelmesh.routing.steps import Attempt, AttemptRecord, Exhausted, Observer, RoutingEnv, Wait
+from modelmesh.types import ModelSpec
 
 
 @dataclass(slots=True)
