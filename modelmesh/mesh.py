@@ -91,8 +91,8 @@ class ModelMesh:
         self._strategies = strategies or {}
         self._views: dict[tuple[str, Endpoint], Pool] = {}
         self._last_model: dict[str, str] = {}
-        self._secrets = [p.api_key.get_secret_value() for p in providers.values() if p.api_key]
-        self._secrets = [s for s in self._secrets if len(s) >= 4]
+        keys = [p.api_key.get_secret_value() for p in providers.values() if p.api_key]
+        self._secrets = [key.encode() for key in keys if len(key) >= 4]
 
     # -- the RoutingEnv side -------------------------------------------------------------------------
 
@@ -101,8 +101,8 @@ class ModelMesh:
 
     def redact(self, data: bytes) -> bytes:
         for secret in self._secrets:
-            if secret.encode() in data:
-                data = data.replace(secret.encode(), b"[redacted]")
+            if secret in data:
+                data = data.replace(secret, b"[redacted]")
         return data
 
     def begin(self, request: httpx2.Request) -> RoutingRun | httpx2.Response:
