@@ -53,7 +53,9 @@ def inbound_request(request: httpx2.Request) -> InboundRequest | None:
     if endpoint is None:
         return None
     raw = request.content
-    content_type = request.headers.get("content-type", "application/json")
+    # A plain dict: every keyed lookup on httpx2.Headers scans the whole header list.
+    headers = dict(request.headers.items())
+    content_type = headers.get("content-type", "application/json")
     body: dict[str, Any] | None = None
     if content_type.startswith("application/json"):
         try:
@@ -61,7 +63,7 @@ def inbound_request(request: httpx2.Request) -> InboundRequest | None:
         except ValueError:
             parsed = None
         body = parsed if isinstance(parsed, dict) else {}
-    return InboundRequest(endpoint, request.method, request.headers, body, raw, content_type)
+    return InboundRequest(endpoint, request.method, headers, body, raw, content_type)
 
 
 def requested_model(inbound: InboundRequest) -> str | None:
@@ -130,7 +132,8 @@ def routed_response(
     payload: Any = None,
 ) -> httpx2.Response:
     """The SDK's response; ``payload`` is ``content`` already parsed, when the transport parsed it."""
-    headers = [(k, v) for k, v in upstream.headers.multi_items() if k.lower() not in _DROP_HEADERS]
+    # multi_items() gives lower-case names.
+    headers = [(k, v) for k, v in upstream.headers.multi_items() if k not in _DROP_HEADERS]
     headers += [
         ("x-modelmesh-pool", run.pool.name),
         ("x-modelmesh-model", attempt.model.id),
@@ -148,7 +151,7 @@ def routed_response(
             run.env.request_finished(run, attempt, content)
         return httpx2.Response(upstream.status_code, headers=headers, content=content)
     if not attempt.connector.passthrough:
-        headers = [(k, v) for k, v in headers if k.lower() != "content-type"]
+        headers = [(k, v) for k, v in headers if k != "content-type"]
         headers.append(("content-type", "text/event-stream"))
     return httpx2.Response(upstream.status_code, headers=headers, stream=stream)
 

@@ -31,10 +31,8 @@ try:
     from starlette.requests import Request
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
-except ImportError as exc:  # pragma: no cover - starlette is the `testing` extra
-    raise ImportError(
-        "modelmesh serve needs starlette and uvicorn: pip install 'modelmesh[serve]'"
-    ) from exc
+except ImportError as exc:  # pragma: no cover - starlette is the `serve` extra
+    raise ImportError("modelmesh serve needs starlette and uvicorn: pip install 'modelmesh[serve]'") from exc
 
 if TYPE_CHECKING:
     from modelmesh.mesh import ModelMesh
