@@ -79,6 +79,18 @@ def shared_ssl_context() -> ssl.SSLContext:
     return httpx2.create_ssl_context()
 
 
+def _whole_answer(
+    run: RoutingRun, attempt: Attempt, upstream: httpx2.Response, body: bytes
+) -> httpx2.Response | None:
+    """A fully read 2xx body: the caller's response, or None when it was malformed (reported)."""
+    failure, payload = _checked_json(upstream, body)
+    if failure is not None:
+        run.failed(attempt, failure)
+        return None
+    run.succeeded(attempt, upstream.headers)
+    return routed_response(run, attempt, upstream, content=body, payload=payload)
+
+
 def _monitor(run: RoutingRun, attempt: Attempt) -> StreamMonitor:
     return StreamMonitor(attempt.connector.stream_translator(run.request, attempt.model), run.wants_usage)
 
@@ -139,12 +151,7 @@ class MeshTransport(httpx2.BaseTransport):
                 return None
             finally:
                 upstream.close()
-            failure, payload = _checked_json(upstream, body)
-            if failure is not None:
-                run.failed(attempt, failure)
-                return None
-            run.succeeded(attempt, upstream.headers)
-            return routed_response(run, attempt, upstream, content=body, payload=payload)
+            return _whole_answer(run, attempt, upstream, body)
         segment = self._open(run, attempt, upstream)
         if segment is None:
             return None
@@ -290,12 +297,7 @@ class AsyncMeshTransport(httpx2.AsyncBaseTransport):
                 return None
             finally:
                 await upstream.aclose()
-            failure, payload = _checked_json(upstream, body)
-            if failure is not None:
-                run.failed(attempt, failure)
-                return None
-            run.succeeded(attempt, upstream.headers)
-            return routed_response(run, attempt, upstream, content=body, payload=payload)
+            return _whole_answer(run, attempt, upstream, body)
         segment = await self._open(run, attempt, upstream)
         if segment is None:
             return None
