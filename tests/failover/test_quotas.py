@@ -8,7 +8,9 @@ from typing import Any
 import openai
 import pytest
 
-from modelmesh import create
+from modelmesh import MeshClient, create
+from modelmesh.builder import build_mesh
+from modelmesh.client import build_config
 from modelmesh.testing import FakeProvider, Fault
 
 HELLO = [{"role": "user", "content": "Hello!"}]
@@ -48,13 +50,15 @@ def ask(client: Any, **kwargs: Any) -> str:
 def test_a_model_out_of_requests_goes_to_standby_until_its_window_resets(fakes) -> None:  # type: ignore[no-untyped-def]
     openai_fake, groq_fake = fakes
     quota = {"quota": {"models": {"gpt-4o": [{"requests": 2, "per": "minute"}]}}}
-    client = create(config=two_providers(openai_fake, groq_fake, openai=quota))
+    half_past = 1_700_000_010.0  # 30 s into a UTC minute: the window cannot reset during the test
+    config = build_config([], config=two_providers(openai_fake, groq_fake, openai=quota))
+    client = MeshClient(build_mesh(config, clock=lambda: half_past))
     assert [ask(client) for _ in range(3)] == ["gpt-4o", "gpt-4o", "llama-3.3-70b-versatile"]
     assert openai_fake.calls() == 2  # the third request never reached it
     status = client.pool_status()["chat"]
     gpt = next(m for m in status.models if m.model == "openai.gpt-4o")
     assert not gpt.active and gpt.reason == "quota: 2 requests per minute (resets each minute) used"
-    assert gpt.back_in_s is not None and 0 < gpt.back_in_s <= 60
+    assert gpt.back_in_s == 30.0
     assert status.active == 1 and status.standby == 1
     client.close()
 
