@@ -1,16 +1,15 @@
-"""What the sync and async transports share: turning SDK requests into runs, attempts into provider
-requests, and outcomes into the responses and exceptions the OpenAI SDK expects."""
+"""The edges of a routed request: SDK requests parsed into inbound requests, attempts turned into
+provider requests, and outcomes into the responses and exceptions the OpenAI SDK expects."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import httpx2
 import openai
 
-from modelmesh.connectors.base import Failure, FailureKind, InboundRequest
+from modelmesh.connectors.base import ConnectorError, Failure, FailureKind, InboundRequest
 from modelmesh.connectors.openai_chat import endpoint_of
 from modelmesh.routing.run import Attempt, Exhausted, RoutingRun
 from modelmesh.types import Endpoint
@@ -85,6 +84,7 @@ def multipart_field(body: bytes, content_type: str, name: str) -> str | None:
 
 def provider_request(attempt: Attempt) -> httpx2.Request:
     out = attempt.outbound
+    assert out is not None, "the flow builds the outbound request first"
     timeout = {
         "connect": attempt.connect_s,
         "read": attempt.read_s,
@@ -110,30 +110,13 @@ def _url(url: str) -> httpx2.URL:
     return parsed
 
 
-def failure_from_exception(exc: Exception) -> Failure:
-    if isinstance(exc, httpx2.TimeoutException):
-        return Failure(
-            FailureKind.TIMEOUT, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        )
-    return Failure(FailureKind.CONNECTION, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
-
-
-def read_failure(attempt: Attempt, upstream: httpx2.Response, body: bytes) -> Failure:
-    return attempt.connector.classify(upstream.status_code, upstream.headers, body)
-
-
-def routed_response(
-    run: RoutingRun,
-    attempt: Attempt,
-    upstream: httpx2.Response,
-    *,
-    content: bytes | None = None,
-    stream: httpx2.SyncByteStream | httpx2.AsyncByteStream | None = None,
-    payload: Any = None,
-) -> httpx2.Response:
-    """The SDK's response; ``payload`` is ``content`` already parsed, when the transport parsed it."""
+def answer_headers(run: RoutingRun, attempt: Attempt, upstream: httpx2.Response) -> list[tuple[str, str]]:
+    """The caller's response headers: the provider's (minus stale ones) and the routing facts."""
     # multi_items() gives lower-case names.
     headers = [(k, v) for k, v in upstream.headers.multi_items() if k not in _DROP_HEADERS]
+    if not attempt.connector.passthrough and run.requirements.streaming:
+        headers = [(k, v) for k, v in headers if k != "content-type"]
+        headers.append(("content-type", "text/event-stream"))
     headers += [
         ("x-modelmesh-pool", run.pool.name),
         ("x-modelmesh-model", attempt.model.id),
@@ -141,67 +124,92 @@ def routed_response(
         ("x-modelmesh-attempts", str(len(run.records))),
         ("x-modelmesh-failovers", str(run.failovers)),
     ]
-    if content is not None:
-        if not attempt.connector.passthrough:
-            content = attempt.connector.translate_response(run.request, attempt.model, content)
-            payload = None
-        if isinstance(payload, dict):
-            run.env.request_finished(run, attempt, content, usage=payload.get("usage"))
-        else:
-            run.env.request_finished(run, attempt, content)
-        return httpx2.Response(upstream.status_code, headers=headers, content=content)
+    return headers
+
+
+# What a 2xx JSON body must hold to be an answer, by endpoint (others are not checked).
+_ANSWER_KEYS: dict[Endpoint, bytes] = {
+    Endpoint.CHAT: b"choices",
+    Endpoint.EMBEDDINGS: b"data",
+    Endpoint.IMAGES: b"data",
+}
+
+
+def checked_answer(
+    run: RoutingRun, attempt: Attempt, upstream: httpx2.Response, body: bytes
+) -> tuple[bytes, dict[str, Any] | None]:
+    """A fully read 2xx body as the caller's content and its usage; raises ``ConnectorError`` when the
+    body is not an answer (invalid JSON, an error object, no ``choices``), so the request fails over."""
+    payload: Any = None
     if not attempt.connector.passthrough:
-        headers = [(k, v) for k, v in headers if k != "content-type"]
-        headers.append(("content-type", "text/event-stream"))
-    return httpx2.Response(upstream.status_code, headers=headers, stream=stream)
+        body = attempt.connector.translate_response(run.request, attempt.model, body)  # checks it too
+    elif upstream.headers.get("content-type", "").startswith("application/json"):
+        payload = _json_answer(run.request.endpoint, body)
+    if isinstance(payload, dict):
+        usage = payload.get("usage")
+        return body, usage if isinstance(usage, dict) else None
+    usage = _usage_of(body) if run.request.endpoint is not Endpoint.SPEECH else None
+    return body, usage
 
 
-def is_binary_stream(run: RoutingRun) -> bool:
-    """Generated audio is relayed as it arrives (``with_streaming_response`` plays it while it is made)."""
-    return run.request.endpoint is Endpoint.SPEECH
+def _json_answer(endpoint: Endpoint, body: bytes) -> Any:
+    """The parsed payload (None for large bodies, checked by their ends and keys only)."""
+    text = body.strip()
+    # Parsing large bodies (embeddings) costs milliseconds: past 32 KB only the ends and keys are checked.
+    if text[:1] + text[-1:] not in (b"{}", b"[]"):
+        raise _not_an_answer("the provider's response body is not valid JSON")
+    needed = _ANSWER_KEYS.get(endpoint)
+    if len(text) > 32_768:
+        if (
+            needed is not None
+            and b'"' + needed + b'"' not in text[:4096] + text[-4096:]
+            and (b'"' + needed + b'"' not in text)
+        ):
+            raise _not_an_answer(f"the provider answered 2xx without {needed.decode()!r}")
+        return None
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        raise _not_an_answer("the provider's response body is not valid JSON") from None
+    if needed is None or not isinstance(payload, dict) or payload.get(needed.decode()) is not None:
+        return payload
+    error = payload.get("error")
+    if error:
+        message = error.get("message") if isinstance(error, dict) else str(error)
+        raise _not_an_answer(f"the provider answered 2xx with an error: {message}")
+    raise _not_an_answer(f"the provider answered 2xx without {needed.decode()!r}")
 
 
-def sync_stream(response: httpx2.Response) -> Iterator[bytes]:
-    """The body stream of a response from a sync transport (httpx2 types it as either kind)."""
-    return iter(cast(httpx2.SyncByteStream, response.stream))
+def _not_an_answer(message: str) -> ConnectorError:
+    body = json.dumps(
+        {"error": {"message": message, "type": "server_error", "code": "invalid_provider_answer"}}
+    )
+    return ConnectorError(Failure(FailureKind.SERVER, message, 502, body=body.encode()))
 
 
-def async_stream(response: httpx2.Response) -> AsyncIterator[bytes]:
-    """The body stream of a response from an async transport."""
-    return cast(httpx2.AsyncByteStream, response.stream).__aiter__()
+def whole_answer(
+    run: RoutingRun, attempt: Attempt, upstream: httpx2.Response, content: bytes, usage: dict[str, Any] | None
+) -> httpx2.Response:
+    """The caller's response for a checked whole answer; the run is accounted here, once."""
+    run.env.request_finished(run, attempt, content, usage=usage)
+    return httpx2.Response(
+        upstream.status_code, headers=answer_headers(run, attempt, upstream), content=content
+    )
 
 
-class BinaryRelay(httpx2.SyncByteStream):
-    """Relays a 2xx binary body chunk by chunk; once bytes reach the caller there is no failover."""
-
-    def __init__(self, run: RoutingRun, attempt: Attempt, upstream: httpx2.Response) -> None:
-        self._run, self._attempt, self._upstream = run, attempt, upstream
-
-    def __iter__(self) -> Iterator[bytes]:
-        try:
-            yield from sync_stream(self._upstream)
-        finally:
-            self._upstream.close()
-        self._run.env.request_finished(self._run, self._attempt, b"")
-
-    def close(self) -> None:
-        self._upstream.close()
-
-
-class AsyncBinaryRelay(httpx2.AsyncByteStream):
-    def __init__(self, run: RoutingRun, attempt: Attempt, upstream: httpx2.Response) -> None:
-        self._run, self._attempt, self._upstream = run, attempt, upstream
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        try:
-            async for chunk in async_stream(self._upstream):
-                yield chunk
-        finally:
-            await self._upstream.aclose()
-        self._run.env.request_finished(self._run, self._attempt, b"")
-
-    async def aclose(self) -> None:
-        await self._upstream.aclose()
+def _usage_of(body: bytes) -> dict[str, Any] | None:
+    """The ``usage`` object of a JSON body without parsing the rest (it is usually at the end)."""
+    index = body.rfind(b'"usage"')
+    if index < 0:
+        return None
+    start = body.find(b"{", index)
+    if start < 0:
+        return None
+    try:
+        value, _ = json.JSONDecoder().raw_decode(body[start:].decode("utf-8", "replace"))
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def exhausted_response(step: Exhausted, run: RoutingRun, request: httpx2.Request) -> httpx2.Response:

@@ -7,7 +7,6 @@ Building one from configuration is ``modelmesh.builder``'s job, not this module'
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import time
@@ -37,8 +36,6 @@ _ENDPOINT_CAPABILITIES = {
     Endpoint.IMAGES: ("generation.image-generation.",),
 }
 _SPECIAL = tuple(p for prefixes in _ENDPOINT_CAPABILITIES.values() for p in prefixes)
-
-_UNPARSED: Any = object()  # request_finished: usage not yet read from the body
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,15 +126,14 @@ class ModelMesh:
             return response
         header = pool.config.session.header
         session = inbound.headers.get(header) or (inbound.body or {}).get("user")
-        return RoutingRun(self, pool, inbound, session if isinstance(session, str) else None)
+        session = session if isinstance(session, str) else None
+        return RoutingRun(self, pool, inbound, session, caller_timeout_s=caller_timeout_s(request))
 
     def request_finished(
-        self, run: RoutingRun, attempt: Attempt, body: bytes, usage: Any = _UNPARSED
+        self, run: RoutingRun, attempt: Attempt, body: bytes, usage: dict[str, Any] | None = None
     ) -> None:
-        """A whole answer was handed over; ``usage`` when the transport already parsed the body."""
-        if usage is _UNPARSED:
-            usage = _usage_of(body) if run.request.endpoint is not Endpoint.SPEECH else None
-        self._finish(run, attempt.model, usage if isinstance(usage, dict) else None, "ok", len(body))
+        """A whole answer was handed over (``usage`` as read from it by the engine)."""
+        self._finish(run, attempt.model, usage, "ok", len(body))
 
     def _watch_store(self) -> None:
         """Tell observers once when the shared store degrades to local state, and once when it is back."""
@@ -373,20 +369,16 @@ class ModelMesh:
         return f"ModelMesh(pools={sorted(self.pools)}, providers={sorted(self.providers)})"
 
 
+def caller_timeout_s(request: httpx2.Request) -> float | None:
+    """The caller's timeout for the whole request (the SDK's ``timeout=``, as httpx2 carries it).
+
+    httpx2 splits a timeout into phases; the caller meant one budget, so the longest phase is taken."""
+    timeout = request.extensions.get("timeout")
+    if not isinstance(timeout, dict):
+        return None
+    phases = [value for value in timeout.values() if isinstance(value, int | float)]
+    return float(max(phases)) if phases else None
+
+
 def _model_card(model: ModelSpec) -> dict[str, Any]:
     return {"id": model.id, "object": "model", "created": 0, "owned_by": model.provider}
-
-
-def _usage_of(body: bytes) -> dict[str, Any] | None:
-    """The ``usage`` object of a JSON body without parsing the rest (it is usually at the end)."""
-    index = body.rfind(b'"usage"')
-    if index < 0:
-        return None
-    start = body.find(b"{", index)
-    if start < 0:
-        return None
-    try:
-        value, _ = json.JSONDecoder().raw_decode(body[start:].decode("utf-8", "replace"))
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None

@@ -4,13 +4,12 @@ A ``Segment`` is one provider stream that passed the first-token boundary. ``Rel
 decisions around it that involve no I/O: how output is rewritten (passed through, or stitched when the
 pool resumes interrupted answers), what a break means (``interrupted``: resume, or raise
 ``StreamInterruptedError`` with the partial text), how the stream ends, and what gets billed. The
-drivers in ``modelmesh.transport`` only read chunks, sleep and send.
+request flow (``modelmesh.engine.flow``) does the reading, sending and sleeping.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import httpx2
 
@@ -23,11 +22,10 @@ from modelmesh.streaming import DONE, StreamMonitor
 
 @dataclass(slots=True)
 class Segment:
-    """One opened provider stream: the attempt, the response, its chunk iterator and its monitor."""
+    """One opened provider stream: the attempt, the response and its monitor."""
 
     attempt: Attempt
     upstream: httpx2.Response
-    chunks: Any  # Iterator[bytes] or AsyncIterator[bytes]
     monitor: StreamMonitor
     prefix: bytes  # what the first-token prefetch read, already checked by the monitor
 

@@ -3,6 +3,8 @@
 ``StreamMonitor`` takes raw bytes from a provider and returns the OpenAI-format bytes to hand the SDK:
 complete events only, malformed events dropped, foreign dialects translated. It tracks whether any
 content has been delivered (the failover boundary), whether the answer finished, and the usage.
+``progress`` counts the events that carried content or a finish: keep-alive comments and empty deltas
+do not move it, which is how the engine tells a live stream from one that only sends bytes.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from modelmesh.connectors.base import Failure, FailureKind, StreamTranslator
+from modelmesh.connectors.base import ConnectorError, Failure, FailureKind, StreamTranslator
 
 DONE = b"data: [DONE]\n\n"
 
@@ -21,6 +23,7 @@ class StreamMonitor:
         self._buffer = b""
         self.wants_usage = wants_usage
         self.has_content = False
+        self.progress = 0  # events with content, tool calls or a finish
         self.has_tool_calls = False  # tool-call deltas cannot be resumed by an assistant prefill
         self.finished = False  # a finish_reason (or the dialect's end) was seen
         self.done = False  # [DONE] was seen or emitted
@@ -78,6 +81,9 @@ class StreamMonitor:
         assert self._translator is not None
         try:
             chunks = self._translator.feed(name, data)
+        except ConnectorError as exc:
+            self.error = exc.failure
+            return b""
         except ValueError:
             self.malformed += 1
             return b""
@@ -87,6 +93,7 @@ class StreamMonitor:
             out.append(b"data: " + json.dumps(payload).encode() + b"\n\n")
         if self._translator.finished and not self.done:
             self.finished = True
+            self.progress += 1
         return b"".join(out)
 
     def _observe(self, payload: dict[str, Any]) -> None:
@@ -104,11 +111,14 @@ class StreamMonitor:
             content = delta.get("content")
             if content:
                 self.has_content = True
+                self.progress += 1
                 self.text.append(content)
             if delta.get("tool_calls") or delta.get("refusal") or delta.get("function_call"):
                 self.has_content = self.has_tool_calls = True
+                self.progress += 1
             if choice.get("finish_reason"):
                 self.finished = True
+                self.progress += 1
 
     def partial_text(self) -> str:
         return "".join(self.text)

@@ -8,7 +8,7 @@ results, tool choice, stop sequences, sampling), ``anthropic_stream`` (the strea
 ``anthropic_errors`` (error responses -> routing failures with OpenAI-shaped bodies). Their public names
 are re-exported here, the import path the registry and users know.
 
-Deliberately not here: I/O, retries, model choice, and every non-chat endpoint (``ConfigError``).
+Deliberately not here: I/O, retries, model choice, and every non-chat endpoint (``UnsupportedRequest``).
 Thinking, citations, server tools and prompt caching beyond passing ``cache_control`` on text parts are
 not translated. OpenAI-only parameters (seed, penalties, logprobs, logit_bias, n=1, ...) are dropped.
 
@@ -35,13 +35,20 @@ from modelmesh.connectors.anthropic_request import (
     structured_tool_name,
 )
 from modelmesh.connectors.anthropic_stream import (
+    STREAM_ERROR_STATUS,
     AnthropicStreamError,
     AnthropicStreamTranslator,
     finish_reason,
     openai_usage,
 )
-from modelmesh.connectors.base import Failure, InboundRequest, OutboundRequest
-from modelmesh.errors import ConfigError
+from modelmesh.connectors.base import (
+    ConnectorError,
+    Failure,
+    FailureKind,
+    InboundRequest,
+    OutboundRequest,
+    UnsupportedRequest,
+)
 from modelmesh.types import Endpoint, ModelSpec, ProviderEndpoint
 
 __all__ = [
@@ -70,12 +77,12 @@ class AnthropicMessagesConnector:
         self, request: InboundRequest, model: ModelSpec, provider: ProviderEndpoint
     ) -> OutboundRequest:
         if request.endpoint is not Endpoint.CHAT:
-            raise ConfigError(
+            raise UnsupportedRequest(
                 f"the Anthropic Messages dialect serves chat only, not {request.endpoint.value!r}; "
                 f"route this endpoint to a pool without {provider.name!r} ({model.key})"
             )
         if request.body is None:
-            raise ValueError("a chat request needs a JSON body")
+            raise UnsupportedRequest("a chat request needs a JSON body")
         headers = {"anthropic-version": API_VERSION, "content-type": "application/json"}
         if provider.api_key is not None:
             headers["x-api-key"] = provider.api_key.get_secret_value()
@@ -85,6 +92,8 @@ class AnthropicMessagesConnector:
 
     def translate_response(self, request: InboundRequest, model: ModelSpec, body: bytes) -> bytes:
         message = json.loads(body)
+        if not isinstance(message, dict) or message.get("type") == "error" or "content" not in message:
+            raise ConnectorError(self._not_an_answer(message))
         structured = structured_tool_name(request.body or {})
         texts: list[str] = []
         calls: list[dict[str, Any]] = []
@@ -131,3 +140,11 @@ class AnthropicMessagesConnector:
 
     def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> Failure:
         return classify_error(status, headers, body, now=self._clock())
+
+    def _not_an_answer(self, message: Any) -> Failure:
+        """A 2xx body that is an error object or has no content: the provider failed, whatever its status."""
+        error = message.get("error") if isinstance(message, dict) else None
+        if isinstance(error, dict):
+            status = STREAM_ERROR_STATUS.get(str(error.get("type")), 502)
+            return self.classify(status, {}, json.dumps(message).encode())
+        return Failure(FailureKind.SERVER, "the provider answered 2xx without a message", status=None)

@@ -6,8 +6,8 @@ on both sides), tools and ``tool_choice``, stop sequences, sampling clamps, ``ma
 forced tool that emulates ``response_format`` (see ``anthropic_messages`` for why a tool).
 
 Deliberately not here: headers, I/O and everything about answers and errors (``anthropic_messages``,
-``anthropic_stream``, ``anthropic_errors``). Pure functions of their inputs;
-an untranslatable request raises ``ValueError`` naming what Anthropic models do not support.
+``anthropic_stream``, ``anthropic_errors``). Pure functions of their inputs; an untranslatable
+request raises ``UnsupportedRequest`` (a ``ValueError``) naming what Anthropic models do not support.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from modelmesh.connectors.base import UnsupportedRequest
 from modelmesh.types import ModelSpec
 
 __all__ = ["DEFAULT_MAX_TOKENS", "messages_body", "messages_url", "structured_tool_name"]
@@ -45,7 +46,7 @@ def messages_body(chat: Mapping[str, Any], model: ModelSpec) -> dict[str, Any]:
     n = chat.get("n")
     if n is not None and n != 1:
         # Anthropic returns one answer per request; faking n>1 with n requests is the caller's decision.
-        raise ValueError(
+        raise UnsupportedRequest(
             f"n={n} is not supported by Anthropic models ({model.key}); send n separate requests"
         )
     system, messages = _convert_messages(chat.get("messages") or [])
@@ -101,7 +102,7 @@ def _convert_messages(
         elif role == "user":
             anthropic_role, blocks = "user", _content_blocks(message.get("content"), role="user")
         else:
-            raise ValueError(f"unsupported message role {role!r} for the Anthropic Messages dialect")
+            raise UnsupportedRequest(f"unsupported message role {role!r} for the Anthropic Messages dialect")
         if not blocks:
             continue
         if turns and turns[-1]["role"] == anthropic_role:
@@ -163,7 +164,9 @@ def _content_blocks(content: Any, *, role: str) -> list[dict[str, Any]]:
         elif kind == "file" and role == "user":
             blocks.append(_document_block(part["file"]))
         else:
-            raise ValueError(f"{role} content part of type {kind!r} is not supported by Anthropic models")
+            raise UnsupportedRequest(
+                f"{role} content part of type {kind!r} is not supported by Anthropic models"
+            )
     return blocks
 
 
@@ -175,13 +178,13 @@ def _image_block(image: Mapping[str, Any] | str) -> dict[str, Any]:
         return {"type": "image", "source": source}
     if url.startswith(("http://", "https://")):
         return {"type": "image", "source": {"type": "url", "url": url}}
-    raise ValueError("an image_url must be a base64 data: URL or an http(s) URL")
+    raise UnsupportedRequest("an image_url must be a base64 data: URL or an http(s) URL")
 
 
 def _document_block(file: Mapping[str, Any]) -> dict[str, Any]:
     match = _DATA_URL.match(str(file.get("file_data") or ""))
     if not match:
-        raise ValueError(
+        raise UnsupportedRequest(
             "file parts need inline base64 file_data for Anthropic models (file_id is OpenAI-only)"
         )
     source = {"type": "base64", "media_type": match["mime"], "data": match["data"]}
@@ -209,9 +212,9 @@ def _tool_input(arguments: Any, name: Any) -> dict[str, Any]:
     try:
         parsed = json.loads(arguments) if arguments else {}
     except json.JSONDecodeError as exc:
-        raise ValueError(f"tool call {name!r} has arguments that are not valid JSON: {exc}") from exc
+        raise UnsupportedRequest(f"tool call {name!r} has arguments that are not valid JSON: {exc}") from exc
     if not isinstance(parsed, dict):
-        raise ValueError(f"tool call {name!r} arguments must be a JSON object for Anthropic models")
+        raise UnsupportedRequest(f"tool call {name!r} arguments must be a JSON object for Anthropic models")
     return parsed
 
 
@@ -246,7 +249,7 @@ def _apply_tools(chat: Mapping[str, Any], body: dict[str, Any]) -> None:
 
 def _tool(tool: Mapping[str, Any]) -> dict[str, Any]:
     if tool.get("type") != "function":
-        raise ValueError(f"tool type {tool.get('type')!r} is not supported by Anthropic models")
+        raise UnsupportedRequest(f"tool type {tool.get('type')!r} is not supported by Anthropic models")
     function = tool["function"]
     converted: dict[str, Any] = {
         "name": function["name"],
@@ -268,7 +271,7 @@ def _tool_choice(choice: Any) -> dict[str, Any] | None:
         return {"type": "none"}
     if isinstance(choice, Mapping) and choice.get("type") == "function":
         return {"type": "tool", "name": choice["function"]["name"]}
-    raise ValueError(f"unsupported tool_choice {choice!r} for Anthropic models")
+    raise UnsupportedRequest(f"unsupported tool_choice {choice!r} for Anthropic models")
 
 
 def _structured_tool(response_format: Any) -> dict[str, Any] | None:

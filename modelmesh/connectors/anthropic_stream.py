@@ -2,8 +2,9 @@
 
 Owns the mapping of Anthropic ``stop_reason`` and ``usage`` to OpenAI's ``finish_reason`` and ``usage``,
 and ``AnthropicStreamTranslator``, which turns Messages API server-sent events into
-``chat.completion.chunk`` dicts. An ``error`` event raises ``AnthropicStreamError`` carrying a classified
-``Failure``, so the transport treats a mid-stream overload exactly like an HTTP 529.
+``chat.completion.chunk`` dicts. An ``error`` event raises ``AnthropicStreamError`` (a ``ConnectorError``)
+carrying a classified ``Failure``, so the engine treats a mid-stream overload exactly like an HTTP 529; a
+malformed event raises ``ValueError`` and is skipped, as in the OpenAI dialect.
 
 Deliberately not here: parsing the SSE framing (the transport hands over ``event`` and ``data``), I/O,
 and error classification itself (the connector's ``classify`` is injected, so the table lives in one
@@ -16,7 +17,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from modelmesh.connectors.base import Failure, FailureKind
+from modelmesh.connectors.base import ConnectorError, Failure
 
 _FINISH_REASONS: dict[str, str] = {
     "end_turn": "stop",
@@ -46,12 +47,8 @@ STREAM_ERROR_STATUS: dict[str, int] = {
 Classifier = Callable[[int, Mapping[str, str], bytes], Failure]
 
 
-class AnthropicStreamError(Exception):
+class AnthropicStreamError(ConnectorError):
     """An Anthropic stream that failed after its HTTP 200: ``failure`` says what it means for routing."""
-
-    def __init__(self, failure: Failure) -> None:
-        self.failure = failure
-        super().__init__(failure.message)
 
 
 def finish_reason(stop_reason: str | None, *, has_tool_calls: bool) -> str:
@@ -111,14 +108,9 @@ class AnthropicStreamTranslator:
     def feed(self, event: str | None, data: str) -> list[dict[str, Any]]:
         if not data.strip():
             return []
-        try:
-            payload = json.loads(data)
-        except json.JSONDecodeError as exc:
-            failure = Failure(FailureKind.STREAM_BROKEN, f"malformed Anthropic stream event: {exc}")
-            raise AnthropicStreamError(failure) from exc
+        payload = json.loads(data)  # a malformed event raises ValueError: the monitor skips and counts it
         if not isinstance(payload, dict):
-            failure = Failure(FailureKind.STREAM_BROKEN, "Anthropic stream event is not a JSON object")
-            raise AnthropicStreamError(failure)
+            raise ValueError("Anthropic stream event is not a JSON object")
         kind = event or payload.get("type")
         handler = self._handlers.get(str(kind))
         # Unknown event types are skipped: Anthropic documents that new ones may appear at any time.

@@ -1,7 +1,12 @@
 """The connector protocol: what the router needs from a wire dialect, and nothing else.
 
 A connector is pure: it builds outbound requests, translates provider responses and stream events into
-the OpenAI shape, and classifies failures. It never performs I/O; the transports do.
+the OpenAI shape, and classifies failures. It never performs I/O; the engine does.
+
+The contract for failing: a request the dialect cannot express raises ``UnsupportedRequest`` (the model
+is skipped for this request, with no mark on its health); a provider answer that is a failure raises
+``ConnectorError`` carrying the classified ``Failure``. Anything else a hook raises is a connector bug,
+which the engine's failure boundary still turns into a failover, never into the caller's exception.
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ class FailureKind(StrEnum):
     CONTENT_POLICY = "content_policy"  # a refusal: returned to the caller as it is
     BAD_REQUEST = "bad_request"  # 400, 422: the caller's fault, returned as it is
     STREAM_BROKEN = "stream_broken"  # cut / malformed stream before any content: retryable
+    CONNECTOR = "connector"  # our translation failed on this answer: fail over, do not repeat it
 
     @property
     def is_retryable(self) -> bool:
@@ -85,13 +91,29 @@ class Failure:
     retry_after_s: float | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""  # the provider's error body in OpenAI error shape (what the caller sees)
+    blames_provider: bool = True  # False for our own limits (a full connection pool): no health change
+    # Evidence against the provider's endpoint, not one model: refused, or silent before any content.
+    suspects_endpoint: bool = False
+
+
+class ConnectorError(Exception):
+    """A provider answer or stream event that is a failure; ``failure`` says what it means for routing."""
+
+    def __init__(self, failure: Failure) -> None:
+        self.failure = failure
+        super().__init__(failure.message)
+
+
+class UnsupportedRequest(ValueError):
+    """The request uses something this dialect cannot express (``n=2``, an audio part): try another model."""
 
 
 class StreamTranslator(Protocol):
     """Turns one provider's stream events into OpenAI ``chat.completion.chunk`` payloads."""
 
     def feed(self, event: str | None, data: str) -> list[dict[str, Any]]:
-        """One server-sent event in; zero or more OpenAI chunk dicts out."""
+        """One server-sent event in; zero or more OpenAI chunk dicts out. A malformed event raises
+        ``ValueError`` (skipped and counted); an error event raises ``ConnectorError``."""
         ...
 
     @property

@@ -43,6 +43,7 @@ def record_success(state: ModelState, latency_s: float, headers: Mapping[str, st
     state.consecutive_failures = 0
     state.standby_until = None
     state.standby_reason = None
+    state.standby_cause = None
     state.not_before = None
     state.probe_until = None
     _push(state.recent, True, LATENCY_WINDOW)
@@ -65,9 +66,9 @@ def record_failure(
     read_rate_limits(state, failure.headers)
     half_open = state.standby_until is not None
     state.probe_until = None
-    reason = None
+    reason, cause = None, "failures"
     if failure.status in deactivation.model_statuses:
-        reason = f"HTTP {failure.status}"
+        reason, cause = f"HTTP {failure.status}", "status"
     elif half_open:
         reason = f"failed its recovery probe ({failure.kind.value})"
     elif state.consecutive_failures >= deactivation.failure_threshold:
@@ -79,6 +80,7 @@ def record_failure(
     if reason is not None:
         state.standby_until = standby_until(recovery, now)
         state.standby_reason = reason
+        state.standby_cause = cause
     elif failure.retry_after_s:
         state.not_before = now + failure.retry_after_s
     return reason
@@ -98,6 +100,17 @@ def take_probe(state: ModelState, now: float, lease_s: float) -> bool | None:
 def disable_provider(state: ProviderState, failure: Failure, recovery: RecoverySettings, now: float) -> None:
     state.disabled_until = standby_until(recovery, now)
     state.reason = f"HTTP {failure.status}: {failure.message[:120]}"
+
+
+def suspect_provider(state: ProviderState, failure: Failure, recovery: RecoverySettings, now: float) -> None:
+    """A timeout or refused connection: the endpoint, not one model, is in doubt until the cooldown ends."""
+    state.suspected_until = now + recovery.cooldown_s
+    state.suspect_reason = f"{failure.kind.value}: {failure.message[:120]}"
+
+
+def panic_rank(state: ModelState) -> float:
+    """Panic mode's order among models benched for failures: the best recent record first."""
+    return -(state.recent.count(True) / len(state.recent)) if state.recent else 0.0
 
 
 def read_rate_limits(state: ModelState, headers: Mapping[str, str]) -> None:

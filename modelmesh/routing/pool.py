@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from modelmesh.state.base import ModelState, StateStore
+from modelmesh.state.base import ModelState, ProviderState, StateStore
 from modelmesh.types import ModelSpec, ProviderEndpoint
 
 if TYPE_CHECKING:
@@ -48,10 +48,18 @@ class SelectionContext:
     rng: random.Random
     session_id: str | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    _provider_states: dict[str, ProviderState] = field(default_factory=dict)
+
+    def provider_state(self, name: str) -> ProviderState:
+        """The provider's record, read once per context however many of its models are looked at."""
+        state = self._provider_states.get(name)
+        if state is None:
+            state = self._provider_states[name] = self.store.read_provider(name)
+        return state
 
     def is_active(self, model: ModelSpec) -> bool:
         """Healthy by its own record and its provider's (request suitability aside)."""
         state = self.states.get(model.key)
         if state is not None and not state.is_active(self.now):
             return False
-        return self.store.read_provider(model.provider).is_active(self.now)
+        return self.provider_state(model.provider).is_active(self.now)

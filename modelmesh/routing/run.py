@@ -1,9 +1,10 @@
 """One request's routing as a pure state machine, driven by the sync and async transports alike.
 
 The driver asks ``next_step()`` and gets an ``Attempt`` (send this), a ``Wait`` (sleep this long) or an
-``Exhausted`` (stop; answer the caller with this). It reports each attempt with ``succeeded`` or
-``failed``. All decisions live here, once: candidate filtering, policy order, retry on the same model,
-failover, deactivation, the overall deadline. No I/O, no real clock, no global RNG.
+``Exhausted`` (stop; answer the caller with this). It reports each attempt with ``succeeded``,
+``failed`` or ``unsupported``. All decisions live here, once: candidate filtering, policy order, retry on
+the same model, failover, deactivation, provider suspicion, panic mode, the overall deadline (the pool's
+``total_s`` or the caller's timeout, whichever is sooner). No I/O, no real clock, no global RNG.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class RoutingRun:
     pool: Pool
     request: InboundRequest
     session_id: str | None = None
+    caller_timeout_s: float | None = None  # the SDK's timeout for the whole request, when given
     requirements: Requirements = field(init=False)
     records: list[AttemptRecord] = field(default_factory=list)
     answered_by: ModelSpec | None = None
@@ -46,11 +48,17 @@ class RoutingRun:
     _original: InboundRequest | None = None
     _segment_start: int = 0  # records before this belong to earlier stream segments
     _broken: str | None = None  # the model whose stream broke last: tried last for the continuation
+    _suspects: set[str] = field(default_factory=set)  # providers whose endpoint failed in this request
+    _panic: bool = False  # every usable model is benched for failures: tried anyway, best record first
+    _caller_deadline: float = float("inf")
     continuations: int = 0
 
     def __post_init__(self) -> None:
         self.requirements = requirements_of(self.request)
-        self._deadline = self.env.clock() + self.pool.config.timeouts.total_s
+        now = self.env.clock()
+        if self.caller_timeout_s is not None:
+            self._caller_deadline = now + self.caller_timeout_s
+        self._deadline = min(now + self.pool.config.timeouts.total_s, self._caller_deadline)
         self._original = self.request
 
     @property
@@ -94,8 +102,17 @@ class RoutingRun:
         self.answered_by = attempt.model
         self._emit_attempt(attempt, "ok", 200, latency)
 
+    def unsupported(self, attempt: Attempt, reason: str) -> None:
+        """The model's dialect cannot express this request: skip it, with no mark on its health."""
+        self._unmet[attempt.model.key] = reason
+        self._current = None
+
     def failed(self, attempt: Attempt, failure: Failure) -> None:
         now = self.env.clock()
+        if not failure.blames_provider:
+            self._record(attempt, failure, now)  # our own limit: no health change, try elsewhere
+            self._current = None
+            return
         if self.continuations and failure.kind is FailureKind.BAD_REQUEST:
             # A model that rejects the prefill is not unhealthy, and its 400 must not hide the real break.
             self._record(attempt, failure, now)
@@ -131,7 +148,7 @@ class RoutingRun:
         self.requirements = Requirements(self.requirements.features | {PREFILL}, True, tokens)
         self._queue, self._current, self._tries, self._wait = None, None, 0, 0.0
         self._segment_start, self._broken = len(self.records), attempt.model.key
-        self._deadline = now + self.pool.config.timeouts.total_s
+        self._deadline = min(now + self.pool.config.timeouts.total_s, self._caller_deadline)
         self._emit(
             {
                 "event": "continuation",
@@ -169,6 +186,12 @@ class RoutingRun:
                     "reason": f"HTTP {failure.status}",
                 }
             )
+        if failure.suspects_endpoint and model.provider not in self._suspects:
+            self._suspects.add(model.provider)
+            self.env.store.update_provider(
+                model.provider, lambda s: health.suspect_provider(s, failure, config.recovery, now)
+            )
+            self._emit({"event": "suspicion", "provider": model.provider, "reason": failure.kind.value})
         reason = self.env.store.update_model(
             model.key, lambda s: health.record_failure(s, failure, config.deactivation, config.recovery, now)
         )
@@ -220,10 +243,10 @@ class RoutingRun:
         self._queue.sort(key=lambda m: (m.key == self._broken, m.provider in failed_providers))
         while self._queue:
             model = self._queue.pop(0)
-            if model.key in tried:
+            if model.key in tried or model.provider in self._suspects:
                 continue
             ctx = ctx or self._context(now)  # fresh health after a failed attempt, else the order's
-            if self._usable(model, ctx, now) and self._probe(model, ctx, now):
+            if self._panic or (self._usable(model, ctx, now) and self._probe(model, ctx, now)):
                 if self.records:
                     self._emit(
                         {
@@ -235,7 +258,29 @@ class RoutingRun:
                         }
                     )
                 return model
-        return None
+        return self._enter_panic(now) if not self._panic and not tried else None
+
+    def _enter_panic(self, now: float) -> ModelSpec | None:
+        """Envoy's panic threshold: when every model the request could use is benched for failures (not
+        for auth, spent quotas, manual rotation or a status such as 404), route to them anyway, best
+        recent record first, rather than refuse at once while some of them may still answer."""
+        ctx = self._context(now)
+        benched = []
+        for model in self.pool.models:
+            state = ctx.states.get(model.key)
+            provider = ctx.provider_state(model.provider)
+            if not provider.is_active(now) or self.requirements.unmet(model) is not None:
+                continue
+            if state is not None and state.standby_cause == "failures" and not state.is_active(now):
+                benched.append((health.panic_rank(state), model))
+            elif provider.is_suspected(now) and (state is None or state.is_active(now)):
+                benched.append((health.panic_rank(state) if state else 0.0, model))
+        if not benched or (self.env.quotas and self._quota):
+            return None
+        benched.sort(key=lambda pair: pair[0])
+        self._panic, self._queue = True, [model for _, model in benched[1:]]
+        self._emit({"event": "panic", "pool": self.pool.name, "models": len(benched)})
+        return benched[0][1]
 
     def _probe(self, model: ModelSpec, ctx: SelectionContext, now: float) -> bool:
         """A half-open model takes one probe at a time; concurrent requests go elsewhere meanwhile."""
@@ -261,7 +306,7 @@ class RoutingRun:
         state = ctx.states.get(model.key)
         if state is not None and not state.is_ready(now):
             return False
-        if not ctx.is_active(model):
+        if not ctx.is_active(model) or ctx.provider_state(model.provider).is_suspected(now):
             return False
         if self.env.quotas:
             spent = self.env.quotas.model_blocked(self.env.store, model, state.quota if state else {}, now)
@@ -281,7 +326,6 @@ class RoutingRun:
 
     def _attempt(self, model: ModelSpec, now: float) -> Attempt:
         provider = self.env.providers[model.provider]
-        connector = self.env.connector_for(model.provider)
         timeouts = self.pool.config.timeouts
         remaining = max(self._deadline - now, 0.001)
         stream = self.requirements.streaming
@@ -292,12 +336,13 @@ class RoutingRun:
             number=len(self.records) + 1,
             model=model,
             provider=provider,
-            connector=connector,
-            outbound=connector.build_request(self.request, model, provider),
+            connector=self.env.connector_for(model.provider),
             connect_s=min(timeouts.connect_s, remaining),
             read_s=min(read_s, remaining),
             first_token_s=min(timeouts.first_token_s, remaining),
+            stall_s=timeouts.stall_s,
             started_at=now,
+            deadline=self._deadline,
         )
 
     def _exhaust(self, failure: Failure) -> Exhausted:

@@ -39,8 +39,10 @@ class RoutingEnv(Protocol):
 
     def redact(self, data: bytes) -> bytes: ...
 
-    def request_finished(self, run: RoutingRun, attempt: Attempt, body: bytes, usage: Any = ...) -> None:
-        """A whole answer reached the caller (``usage`` when the body was already parsed)."""
+    def request_finished(
+        self, run: RoutingRun, attempt: Attempt, body: bytes, usage: dict[str, Any] | None = None
+    ) -> None:
+        """A whole answer reached the caller."""
         ...
 
     def stream_finished(
@@ -52,15 +54,19 @@ class RoutingEnv(Protocol):
 
 @dataclass(slots=True)
 class Attempt:
+    """One try of one model. Times are the run's clock; ``deadline`` is the request's, absolute."""
+
     number: int
     model: ModelSpec
     provider: ProviderEndpoint
     connector: Connector
-    outbound: OutboundRequest
     connect_s: float
     read_s: float
     first_token_s: float
+    stall_s: float
     started_at: float
+    deadline: float
+    outbound: OutboundRequest | None = None  # built by the engine, inside its failure boundary
 
 
 @dataclass(frozen=True, slots=True)

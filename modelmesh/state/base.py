@@ -34,6 +34,7 @@ class ModelState:
     ratelimit_remaining_tokens: int | None = None
     ratelimit_limit_tokens: int | None = None
     probe_until: float | None = None  # a half-open model's recovery probe is out until then (one at a time)
+    standby_cause: str | None = None  # "failures" (panic mode may still use it), "status", or None
     quota: dict[str, list[list[float]]] = field(default_factory=dict)  # limit key -> [[bucket start, used]]
 
     def is_half_open(self, now: float) -> bool:
@@ -50,14 +51,20 @@ class ModelState:
 
 @dataclass(slots=True)
 class ProviderState:
-    """A provider-wide deactivation (401/403 take every model of the provider out)."""
+    """A provider-wide deactivation (401/403 take every model of the provider out), and suspicion: after
+    a timeout or a refused connection its endpoint is skipped until ``suspected_until``."""
 
     disabled_until: float | None = None
     reason: str | None = None
+    suspected_until: float | None = None
+    suspect_reason: str | None = None
     quota: dict[str, list[list[float]]] = field(default_factory=dict)  # provider-wide quota counters
 
     def is_active(self, now: float) -> bool:
         return self.disabled_until is None or now >= self.disabled_until
+
+    def is_suspected(self, now: float) -> bool:
+        return self.suspected_until is not None and now < self.suspected_until
 
 
 @dataclass(slots=True)

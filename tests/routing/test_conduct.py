@@ -121,7 +121,7 @@ def test_a_broken_stream_is_resumed_by_prefill_on_a_model_that_supports_it() -> 
     assert run.interrupted(attempt, Failure(FailureKind.STREAM_BROKEN, "cut"), "Hello wor", True)
     step = run.next_step()
     assert isinstance(step, Attempt) and step.model.id == "c"  # b cannot take a prefill; a broke: last
-    body = json.loads(step.outbound.content)
+    body = json.loads(step.connector.build_request(run.request, step.model, step.provider).content)
     assert body["messages"][-1] == {"role": "assistant", "content": "Hello wor"}
     assert len(body["messages"]) == 2  # the original turn and the prefill, no hidden instruction
 

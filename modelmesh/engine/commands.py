@@ -1,0 +1,63 @@
+"""The vocabulary between the request flow and its drivers.
+
+The flow yields a command and receives its result: ``Send`` -> the provider's ``httpx2.Response`` (head
+only), ``Read`` -> the next body chunk or ``None`` at the end, ``Sleep`` and ``Close`` -> ``None``. An
+exception raised while a driver carries out a command is thrown back into the flow at that ``yield``,
+where the failure boundary classifies it. ``Respond`` and ``RespondStream`` hand the caller's answer
+out; after a ``RespondStream`` the flow yields ``Emit`` for every piece of the body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx2
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    request: httpx2.Request
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """The next chunk of ``upstream``'s body; a driver that can enforce it gives up after ``timeout_s``."""
+
+    upstream: httpx2.Response
+    timeout_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    upstream: httpx2.Response
+
+
+@dataclass(frozen=True, slots=True)
+class Respond:
+    """A complete answer for the caller (its body already in ``response``)."""
+
+    response: httpx2.Response
+
+
+@dataclass(frozen=True, slots=True)
+class RespondStream:
+    """The head of a streamed answer; its body follows as ``Emit`` commands."""
+
+    status: int
+    headers: list[tuple[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Emit:
+    data: bytes
+
+
+Command = Send | Read | Sleep | Close | Respond | RespondStream | Emit
+Flow = Generator[Command, Any, None]

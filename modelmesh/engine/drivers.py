@@ -1,0 +1,216 @@
+"""The two drivers of the request flow: ``MeshTransport`` (blocking) and ``AsyncMeshTransport`` (awaiting).
+
+Each is an httpx2 transport under the OpenAI SDK. It asks the mesh for a run, then carries out the
+flow's commands until the flow hands out the caller's response; a streamed response's body keeps
+driving the same flow. Whatever a command raises is thrown back into the flow (which classifies it);
+every provider response a driver opened is closed when the flow ends, however it ends. The two classes
+differ only in blocking versus awaiting, and in that an async read can be cut off at its deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import ssl
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any, cast
+
+import httpx2
+
+from modelmesh.engine.commands import Close, Emit, Flow, Read, Respond, RespondStream, Send, Sleep
+from modelmesh.engine.flow import request_flow
+
+if TYPE_CHECKING:
+    from modelmesh.mesh import ModelMesh
+
+# The SDK's own defaults: a mesh must never queue where the plain SDK would not.
+DEFAULT_LIMITS = httpx2.Limits(max_connections=1000, max_keepalive_connections=100)
+
+
+@functools.cache
+def shared_ssl_context() -> ssl.SSLContext:
+    """One TLS context for every provider connection in the process: loading the CA bundle costs ~20 ms."""
+    return httpx2.create_ssl_context()
+
+
+class _Driver:
+    """What both drivers keep per request: the flow and the provider responses it opened."""
+
+    def __init__(self, flow: Flow) -> None:
+        self.flow = flow
+        self.opened: list[httpx2.Response] = []
+        self.bodies: dict[int, Any] = {}  # id(response) -> its body iterator
+
+    def advance(self, value: Any, error: BaseException | None) -> Any:
+        """The flow's next command; None when it has finished."""
+        try:
+            return self.flow.throw(error) if error is not None else self.flow.send(value)
+        except StopIteration:
+            return None
+
+    def response(self, command: Respond | RespondStream, stream: Any) -> httpx2.Response:
+        if isinstance(command, Respond):
+            return command.response
+        return httpx2.Response(command.status, headers=command.headers, stream=stream)
+
+
+class MeshTransport(httpx2.BaseTransport):
+    """Sync routing transport; give it to ``httpx2.Client(transport=...)`` under ``openai.OpenAI``."""
+
+    def __init__(self, mesh: ModelMesh, http: httpx2.BaseTransport | None = None) -> None:
+        self.mesh = mesh
+        self._http = http or httpx2.HTTPTransport(
+            retries=0, verify=shared_ssl_context(), limits=DEFAULT_LIMITS
+        )
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        request.read()
+        routed = self.mesh.begin(request)
+        if isinstance(routed, httpx2.Response):
+            return routed
+        driver = _Driver(request_flow(routed, request))
+        try:
+            command = self._until_output(driver, None)
+        except BaseException:
+            self._finish(driver)
+            raise
+        if isinstance(command, RespondStream):
+            return driver.response(command, _SyncBody(self, driver))
+        self._finish(driver)
+        return driver.response(command, None)
+
+    def _until_output(self, driver: _Driver, value: Any) -> Any:
+        """Carry out commands until the flow outputs something (a response or bytes) or ends."""
+        error: BaseException | None = None
+        while True:
+            command = driver.advance(value, error)
+            if command is None or isinstance(command, Respond | RespondStream | Emit):
+                return command
+            value, error = None, None
+            try:
+                value = self._execute(driver, command)
+            except Exception as exc:
+                error = exc
+
+    def _execute(self, driver: _Driver, command: Send | Read | Sleep | Close) -> Any:
+        if isinstance(command, Read):
+            body = driver.bodies.get(id(command.upstream))
+            if body is None:
+                body = driver.bodies[id(command.upstream)] = iter(
+                    cast(httpx2.SyncByteStream, command.upstream.stream)
+                )
+            return next(body, None)
+        if isinstance(command, Send):
+            upstream = self._http.handle_request(command.request)
+            driver.opened.append(upstream)
+            return upstream
+        if isinstance(command, Sleep):
+            time.sleep(command.seconds)
+        else:
+            command.upstream.close()
+        return None
+
+    def _finish(self, driver: _Driver) -> None:
+        driver.flow.close()
+        for upstream in driver.opened:
+            upstream.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+
+class _SyncBody(httpx2.SyncByteStream):
+    def __init__(self, transport: MeshTransport, driver: _Driver) -> None:
+        self._transport, self._driver = transport, driver
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            while (command := self._transport._until_output(self._driver, None)) is not None:
+                if isinstance(command, Emit) and command.data:
+                    yield command.data
+        finally:
+            self._transport._finish(self._driver)
+
+    def close(self) -> None:
+        self._transport._finish(self._driver)
+
+
+class AsyncMeshTransport(httpx2.AsyncBaseTransport):
+    """Async routing transport for ``httpx2.AsyncClient(transport=...)`` under ``openai.AsyncOpenAI``."""
+
+    def __init__(self, mesh: ModelMesh, http: httpx2.AsyncBaseTransport | None = None) -> None:
+        self.mesh = mesh
+        self._http = http or httpx2.AsyncHTTPTransport(
+            retries=0, verify=shared_ssl_context(), limits=DEFAULT_LIMITS
+        )
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        await request.aread()
+        routed = self.mesh.begin(request)
+        if isinstance(routed, httpx2.Response):
+            return routed
+        driver = _Driver(request_flow(routed, request))
+        try:
+            command = await self._until_output(driver, None)
+        except BaseException:
+            await self._finish(driver)
+            raise
+        if isinstance(command, RespondStream):
+            return driver.response(command, _AsyncBody(self, driver))
+        await self._finish(driver)
+        return driver.response(command, None)
+
+    async def _until_output(self, driver: _Driver, value: Any) -> Any:
+        error: BaseException | None = None
+        while True:
+            command = driver.advance(value, error)
+            if command is None or isinstance(command, Respond | RespondStream | Emit):
+                return command
+            value, error = None, None
+            try:
+                value = await self._execute(driver, command)
+            except Exception as exc:
+                error = exc
+
+    async def _execute(self, driver: _Driver, command: Send | Read | Sleep | Close) -> Any:
+        if isinstance(command, Read):
+            body = driver.bodies.get(id(command.upstream))
+            if body is None:
+                stream = cast(httpx2.AsyncByteStream, command.upstream.stream)
+                body = driver.bodies[id(command.upstream)] = stream.__aiter__()
+            async with asyncio.timeout(max(command.timeout_s, 0.0)):
+                return await anext(body, None)
+        if isinstance(command, Send):
+            upstream = await self._http.handle_async_request(command.request)
+            driver.opened.append(upstream)
+            return upstream
+        if isinstance(command, Sleep):
+            await asyncio.sleep(command.seconds)
+        else:
+            await command.upstream.aclose()
+        return None
+
+    async def _finish(self, driver: _Driver) -> None:
+        driver.flow.close()
+        for upstream in driver.opened:
+            await upstream.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
+class _AsyncBody(httpx2.AsyncByteStream):
+    def __init__(self, transport: AsyncMeshTransport, driver: _Driver) -> None:
+        self._transport, self._driver = transport, driver
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            while (command := await self._transport._until_output(self._driver, None)) is not None:
+                if isinstance(command, Emit) and command.data:
+                    yield command.data
+        finally:
+            await self._transport._finish(self._driver)
+
+    async def aclose(self) -> None:
+        await self._transport._finish(self._driver)

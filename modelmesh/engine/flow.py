@@ -1,0 +1,217 @@
+"""One request's I/O, written once: a generator that yields commands (``engine.commands``) and is run
+by the sync and the async driver alike.
+
+``request_flow`` asks the pure ``RoutingRun`` for steps and carries out each attempt: build the
+provider request, send it, read what decides it (a whole body, or a stream up to its first content),
+and answer. Everything an attempt raises before the caller has an answer goes through the failure
+boundary (``engine.boundary``) and becomes ``run.failed``: nothing skips failover. After a streamed
+answer's head is out, ``_relay`` forwards events; a break either resumes on another model (the pool's
+``on_interrupt: continue``) or raises ``StreamInterruptedError``.
+
+Deadlines are wall clock: a read's result counts as progress only when it carried content, so
+keep-alive comments, empty deltas and trickled bodies cannot hold a caller past ``stall_s`` or the
+request's deadline. What this module does not do: decide (``routing.run``), translate (connectors),
+or touch a socket (the drivers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx2
+
+from modelmesh.connectors.base import ConnectorError, Failure, FailureKind, UnsupportedRequest
+from modelmesh.engine.boundary import failure_of
+from modelmesh.engine.commands import Close, Command, Emit, Flow, Read, Respond, RespondStream, Send, Sleep
+from modelmesh.exchange import (
+    answer_headers,
+    checked_answer,
+    exhausted_response,
+    provider_request,
+    whole_answer,
+)
+from modelmesh.relay import RelayCore, Segment, unfinished
+from modelmesh.routing.run import Attempt, Exhausted, RoutingRun, Wait
+from modelmesh.streaming import StreamMonitor
+from modelmesh.types import Endpoint
+
+Sub = Generator[Command, Any, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Whole:
+    upstream: httpx2.Response
+    content: bytes  # the caller's body, checked and translated
+    usage: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Binary:
+    upstream: httpx2.Response
+
+
+def request_flow(run: RoutingRun, request: httpx2.Request) -> Flow:
+    """Route ``run`` to an answer; ``request`` is the SDK's, for the exceptions it must raise."""
+    while True:
+        step = run.next_step()
+        if isinstance(step, Wait):
+            yield Sleep(step.seconds)
+            continue
+        if isinstance(step, Exhausted):
+            yield Respond(exhausted_response(step, run, request))
+            return
+        started = yield from _start(run, step)
+        if started is None:
+            continue
+        run.succeeded(step, started.upstream.headers)
+        if isinstance(started, _Whole):
+            yield Respond(whole_answer(run, step, started.upstream, started.content, started.usage))
+        elif isinstance(started, _Binary):
+            yield RespondStream(started.upstream.status_code, answer_headers(run, step, started.upstream))
+            yield from _relay_binary(run, step, started.upstream)
+        else:
+            yield RespondStream(started.upstream.status_code, answer_headers(run, step, started.upstream))
+            yield from _relay(run, started)
+        return
+
+
+def _start(run: RoutingRun, attempt: Attempt) -> Sub:
+    """Send one attempt and read what decides it; None when it failed (already reported to the run)."""
+    upstream: httpx2.Response | None = None
+    try:
+        attempt.outbound = attempt.connector.build_request(run.request, attempt.model, attempt.provider)
+        upstream = yield Send(provider_request(attempt))
+        if upstream.status_code >= 400:
+            body = yield from _read_body(run, attempt, upstream)
+            raise ConnectorError(attempt.connector.classify(upstream.status_code, upstream.headers, body))
+        if run.request.endpoint is Endpoint.SPEECH:
+            return _Binary(upstream)  # audio is relayed as it is made: no whole-body check
+        if not run.requirements.streaming:
+            body = yield from _read_body(run, attempt, upstream)
+            return _Whole(upstream, *checked_answer(run, attempt, upstream, body))
+        return (yield from _open_stream(run, attempt, upstream))
+    except UnsupportedRequest as exc:
+        run.unsupported(attempt, str(exc))
+    except Exception as exc:  # the failure boundary: see engine.boundary
+        if upstream is not None:
+            yield Close(upstream)
+        run.failed(attempt, failure_of(exc))
+    return None
+
+
+def _read_body(run: RoutingRun, attempt: Attempt, upstream: httpx2.Response) -> Sub:
+    """The whole body, within the attempt's deadline however slowly it trickles."""
+    parts: list[bytes] = []
+    while True:
+        left = attempt.deadline - run.env.clock()
+        if left <= 0:
+            raise _timeout("the request's deadline passed while the provider's body was still arriving")
+        chunk = yield Read(upstream, min(left, attempt.read_s))
+        if chunk is None:
+            return b"".join(parts)
+        parts.append(chunk)
+
+
+def _open_stream(run: RoutingRun, attempt: Attempt, upstream: httpx2.Response) -> Sub:
+    """Read a stream until its first content (within the first-token timeout): the opened segment."""
+    translator = attempt.connector.stream_translator(run.request, attempt.model)
+    monitor = StreamMonitor(translator, run.wants_usage)
+    first_by = min(attempt.started_at + attempt.first_token_s, attempt.deadline)
+    prefix: list[bytes] = []
+    while not (monitor.has_content or monitor.complete or monitor.error):
+        left = first_by - run.env.clock()
+        if left <= 0:
+            raise _timeout("no content before the first-token timeout", silent=monitor.progress == 0)
+        chunk = yield Read(upstream, left)
+        if chunk is None:
+            break
+        prefix.append(monitor.feed(chunk))
+    if monitor.error is not None:
+        raise ConnectorError(monitor.error)
+    if not (monitor.has_content or monitor.finished):
+        raise ConnectorError(Failure(FailureKind.STREAM_BROKEN, "the stream ended before any content"))
+    return Segment(attempt, upstream, monitor, b"".join(prefix))
+
+
+def _relay(run: RoutingRun, segment: Segment) -> Flow:
+    """Forward an opened stream to the caller; on a break, resume or raise ``StreamInterruptedError``."""
+    core = RelayCore(run, segment)
+    try:
+        yield Emit(core.out(segment.prefix))
+        while True:
+            failure = yield from _pump(run, core)
+            if failure is None:
+                break
+            yield Close(core.segment.upstream)
+            core.interrupted(failure)  # raises unless the pool resumes interrupted answers
+            core.resumed(*(yield from _resume(run)))
+            yield Emit(core.out(core.segment.prefix))
+        yield Emit(core.tail())
+    finally:
+        core.finish()
+
+
+def _pump(run: RoutingRun, core: RelayCore) -> Sub:
+    """Emit a segment's events until it completes; the failure that broke it, or None."""
+    segment, clock = core.segment, run.env.clock
+    monitor, stall_s = segment.monitor, segment.attempt.stall_s
+    last_progress = clock()
+    while not monitor.complete:
+        now = clock()
+        left = min(last_progress + stall_s, segment.attempt.deadline) - now
+        if left <= 0:
+            return None if monitor.finished else _stalled(segment.attempt, now - last_progress)
+        try:
+            chunk = yield Read(segment.upstream, left)
+            if chunk is None:
+                break
+            before = monitor.progress
+            out = monitor.feed(chunk)
+        except Exception as exc:  # the failure boundary, after content reached the caller
+            # After the finish only usage or [DONE] was missing: not worth an error.
+            return None if monitor.finished else failure_of(exc, before_content=False)
+        if monitor.error is not None:
+            return monitor.error
+        if monitor.progress != before:
+            last_progress = clock()
+        if out:
+            yield Emit(core.out(out))
+    return unfinished(monitor)
+
+
+def _resume(run: RoutingRun) -> Sub:
+    """Drive the continuation steps to an opened segment: (segment, None), or (None, why) when exhausted."""
+    while True:
+        step = run.next_step()
+        if isinstance(step, Wait):
+            yield Sleep(step.seconds)
+        elif isinstance(step, Exhausted):
+            return None, step.message
+        else:
+            started = yield from _start(run, step)
+            if isinstance(started, Segment):
+                run.succeeded(step, started.upstream.headers)
+                return started, None
+
+
+def _relay_binary(run: RoutingRun, attempt: Attempt, upstream: httpx2.Response) -> Flow:
+    """Generated audio, chunk by chunk; once bytes reach the caller there is no failover."""
+    while True:
+        chunk = yield Read(upstream, attempt.read_s)
+        if chunk is None:
+            break
+        yield Emit(chunk)
+    run.env.request_finished(run, attempt, b"")
+
+
+def _timeout(message: str, *, silent: bool = False) -> ConnectorError:
+    return ConnectorError(Failure(FailureKind.TIMEOUT, message, suspects_endpoint=silent))
+
+
+def _stalled(attempt: Attempt, silent_s: float) -> Failure:
+    if silent_s < attempt.stall_s:
+        return Failure(FailureKind.TIMEOUT, "the request's deadline passed while the stream was still going")
+    message = f"no content for {silent_s:.1f}s (stall timeout {attempt.stall_s}s; keep-alives do not count)"
+    return Failure(FailureKind.TIMEOUT, message)
