@@ -74,11 +74,17 @@ class _MeshExtras:
 
 
 def _sdk_options(mesh: ModelMesh | None, http_client: Any, kwargs: dict[str, Any]) -> ModelMesh:
-    """Fills the SDK options every mesh client has; returns the mesh (``copy()`` passes only the client)."""
+    """Fills the SDK options every mesh client has; returns the mesh (``copy()`` passes only the client).
+
+    The SDK's ``timeout`` is the whole request's deadline (the pool's ``timeouts.total_s`` caps it too);
+    left unset, it is the longest ``total_s`` of the pools, so ``client.timeout`` says what applies."""
+    mesh = mesh or http_client._transport.mesh
     kwargs["api_key"] = kwargs.get("api_key") or "modelmesh"
     kwargs["base_url"] = kwargs.get("base_url") or MESH_BASE_URL
     kwargs.setdefault("max_retries", 0)  # the mesh retries and fails over; the SDK must not repeat it
-    return mesh or http_client._transport.mesh
+    if kwargs.get("timeout") is None:
+        kwargs["timeout"] = mesh.default_timeout_s()
+    return mesh
 
 
 class MeshClient(_MeshExtras, openai.OpenAI):

@@ -230,6 +230,10 @@ class ModelMesh:
                     return Pool(model.key, pool.capability, [model], pool.config, pool.policy)
         return None
 
+    def default_timeout_s(self) -> float:
+        """The deadline a request gets when its caller sets none: the longest ``total_s`` of the pools."""
+        return max((pool.config.timeouts.total_s for pool in self.pools.values()), default=120.0)
+
     def pool(self, name: str) -> Pool:
         try:
             return self.pools[name]

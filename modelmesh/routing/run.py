@@ -12,7 +12,7 @@ from __future__ import annotations
 __all__ = ["Attempt", "AttemptRecord", "Exhausted", "Observer", "RoutingEnv", "RoutingRun", "Wait"]
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from modelmesh.connectors.base import Failure, FailureKind, InboundRequest
@@ -109,6 +109,7 @@ class RoutingRun:
 
     def failed(self, attempt: Attempt, failure: Failure) -> None:
         now = self.env.clock()
+        failure = self._redacted(failure)
         if not failure.blames_provider:
             self._record(attempt, failure, now)  # our own limit: no health change, try elsewhere
             self._current = None
@@ -135,7 +136,7 @@ class RoutingRun:
         resumes the answer (``streaming.on_interrupt: continue``): the next steps then send the
         prefill continuation to models that support ``assistant_prefill``."""
         now = self.env.clock()
-        self._record_failure(attempt, failure, now)
+        self._record_failure(attempt, self._redacted(failure), now)
         settings = self.pool.config.streaming
         if settings.on_interrupt != "continue" or not resumable:
             return False
@@ -158,6 +159,15 @@ class RoutingRun:
             }
         )
         return True
+
+    def _redacted(self, failure: Failure) -> Failure:
+        """Provider text enters state, events and the caller's error only through here: a provider that
+        echoes a key in its error message must not plant it in a standby reason or a store."""
+        message = self.env.redact(failure.message.encode()).decode()
+        body = self.env.redact(failure.body) if failure.body else failure.body
+        if message == failure.message and body is failure.body:
+            return failure
+        return replace(failure, message=message, body=body)
 
     def _record(self, attempt: Attempt, failure: Failure, now: float) -> None:
         latency = now - attempt.started_at
@@ -328,6 +338,8 @@ class RoutingRun:
         provider = self.env.providers[model.provider]
         timeouts = self.pool.config.timeouts
         remaining = max(self._deadline - now, 0.001)
+        # While another model could still answer, one silent attempt may not spend the whole budget.
+        share = remaining / 2 if self._queue else remaining
         stream = self.requirements.streaming
         read_s = min(timeouts.first_token_s, timeouts.stall_s) if stream else timeouts.read_s
         if provider.timeout_s is not None:
@@ -338,8 +350,8 @@ class RoutingRun:
             provider=provider,
             connector=self.env.connector_for(model.provider),
             connect_s=min(timeouts.connect_s, remaining),
-            read_s=min(read_s, remaining),
-            first_token_s=min(timeouts.first_token_s, remaining),
+            read_s=min(read_s, share),
+            first_token_s=min(timeouts.first_token_s, share),
             stall_s=timeouts.stall_s,
             started_at=now,
             deadline=self._deadline,

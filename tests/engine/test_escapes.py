@@ -132,9 +132,7 @@ def _finish() -> bytes:
 
 def test_anthropic_stream_error_before_content_fails_over(mode: str, openai_second: FakeProvider) -> None:
     with ScriptedServer(Script.sse(_message_start() + _overloaded())) as claude:
-        model, text = ask(
-            mode, mesh_config(("anthropic", claude.base_url), openai_second), stream=True
-        )
+        model, text = ask(mode, mesh_config(("anthropic", claude.base_url), openai_second), stream=True)
     assert model == "gpt-4o" and text
     assert openai_second.calls() == 1
 

@@ -1,0 +1,103 @@
+"""The caller's timeout is the request's deadline: the SDK's ``timeout`` (client default, ``with_options``,
+per request) bounds the whole routed request, together with the pool's ``timeouts.total_s``."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import openai
+import pytest
+
+from modelmesh import MeshClient, create, create_async
+from modelmesh.testing import FakeProvider
+from tests.engine.scripted import Script, ScriptedServer
+
+HELLO = [{"role": "user", "content": "Hello!"}]
+SLOW_POOL = {"connect_s": 5, "read_s": 60, "first_token_s": 60, "stall_s": 60, "total_s": 120}
+
+
+def config(silent_url: str, healthy: FakeProvider | None = None) -> dict[str, Any]:
+    providers: dict[str, Any] = {
+        "groq": {"api_key": "gsk-silent-1234", "base_url": silent_url, "models": ["llama-3.3-70b-versatile"]}
+    }
+    models = ["groq.llama-3.3-70b-versatile"]
+    if healthy is not None:
+        providers["openai"] = {"api_key": healthy.api_key, "base_url": healthy.base_url, "models": ["gpt-4o"]}
+        models.append("openai.gpt-4o")
+    pool = {
+        "capability": "chat-completion",
+        "strategy": "priority-selection",
+        "model_priority": models,
+        "retry": {"max_attempts": 1},
+        "timeouts": SLOW_POOL,
+    }
+    return {"providers": providers, "pools": {"chat-completion": pool}}
+
+
+@pytest.fixture(params=["sync", "async"])
+def mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(params=[False, True], ids=["whole", "stream"])
+def stream(request: pytest.FixtureRequest) -> bool:
+    return bool(request.param)
+
+
+def timed_ask(mode: str, cfg: dict[str, Any], how: str, stream: bool) -> tuple[float, Any]:
+    """(seconds, answering model or the exception) for one request with a 2 s caller timeout."""
+
+    def sync() -> Any:
+        client = create(config=cfg) if how != "client" else MeshClient(create(config=cfg).mesh, timeout=2)
+        scoped = client.with_options(timeout=2) if how == "with_options" else client
+        extra = {"timeout": 2} if how == "per_request" else {}
+        try:
+            result = scoped.chat.completions.create(
+                model="chat-completion", messages=HELLO, stream=stream, **extra
+            )
+            return list(result)[-1].model if stream else result.model
+        finally:
+            client.close()
+
+    async def run_async() -> Any:
+        async with create_async(config=cfg) as client:
+            scoped = client.with_options(timeout=2) if how in ("with_options", "client") else client
+            extra = {"timeout": 2} if how == "per_request" else {}
+            result = await scoped.chat.completions.create(
+                model="chat-completion", messages=HELLO, stream=stream, **extra
+            )
+            return [c async for c in result][-1].model if stream else result.model
+
+    started = time.monotonic()
+    try:
+        outcome = sync() if mode == "sync" else asyncio.run(run_async())
+    except openai.OpenAIError as exc:
+        outcome = exc
+    return time.monotonic() - started, outcome
+
+
+@pytest.mark.parametrize("how", ["with_options", "per_request", "client"])
+def test_caller_timeout_bounds_a_silent_provider(mode: str, stream: bool, how: str) -> None:
+    with ScriptedServer(Script.silent()) as silent:
+        elapsed, outcome = timed_ask(mode, config(silent.base_url), how, stream)
+    assert isinstance(outcome, openai.APITimeoutError)
+    assert elapsed < 2.5
+
+
+def test_caller_timeout_leaves_room_to_fail_over(mode: str, stream: bool, openai_fake: FakeProvider) -> None:
+    openai_fake.reset()
+    with ScriptedServer(Script.silent()) as silent:
+        elapsed, outcome = timed_ask(mode, config(silent.base_url, openai_fake), "with_options", stream)
+    assert outcome == "gpt-4o"
+    assert elapsed < 2.5
+
+
+def test_client_timeout_reports_what_applies() -> None:
+    with ScriptedServer(Script.silent()) as silent:
+        client = create(config=config(silent.base_url))
+        assert client.timeout == 120  # the pool's total_s
+        assert client.with_options(timeout=2).timeout == 2
+        assert MeshClient(client.mesh, timeout=3).timeout == 3
+        client.close()
