@@ -123,21 +123,51 @@ class ChainSecretStore:
         return f"ChainSecretStore({', '.join(repr(store) for store in self.stores)})"
 
 
+class ResolvedText(str):
+    """A string with ``${secrets:}`` references substituted; remembers the values it received.
+
+    The values travel with the text (into headers, base URLs) so that whoever builds a redactor from
+    those fields finds every resolved secret, not only the ones in fields named like keys. A pickle
+    holds a plain ``str``.
+    """
+
+    secrets: tuple[str, ...]
+
+    def __new__(cls, text: str, secrets: tuple[str, ...]) -> ResolvedText:
+        instance = super().__new__(cls, text)
+        instance.secrets = secrets
+        return instance
+
+    def __reduce__(self) -> tuple[type[str], tuple[str]]:
+        return str, (str(self),)
+
+
+def secrets_in(text: str) -> tuple[str, ...]:
+    """The resolved secret values ``text`` received, if it came out of :func:`substitute`."""
+    return text.secrets if isinstance(text, ResolvedText) else ()
+
+
 def references(text: str) -> list[str]:
     """The secret names referenced in ``text``."""
     return SECRET_REFERENCE.findall(text)
 
 
 def substitute(text: str, store: SecretStore) -> str:
-    """``text`` with every ``${secrets:NAME}`` replaced; raises ``KeyError(name)`` for an unknown name."""
+    """``text`` with every ``${secrets:NAME}`` replaced; raises ``KeyError(name)`` for an unknown name.
+
+    Text with references comes back as a :class:`ResolvedText`; text without is returned as is.
+    """
+    values: list[str] = []
 
     def replace(match: re.Match[str]) -> str:
         value = store.get(match.group(1))
         if value is None:
             raise KeyError(match.group(1))
+        values.append(value)
         return value
 
-    return SECRET_REFERENCE.sub(replace, text)
+    result = SECRET_REFERENCE.sub(replace, text)
+    return ResolvedText(result, (*secrets_in(text), *values)) if values else text
 
 
 def resolve_references(
