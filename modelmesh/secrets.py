@@ -147,6 +147,40 @@ def secrets_in(text: str) -> tuple[str, ...]:
     return text.secrets if isinstance(text, ResolvedText) else ()
 
 
+# What other tools write for "this environment variable": ${NAME}, $NAME, LiteLLM's os.environ/NAME.
+_PLACEHOLDER = re.compile(r"^(?:\$\{([A-Za-z_]\w*)\}|\$([A-Za-z_]\w*)|os\.environ/([A-Za-z_]\w*))$")
+
+
+def clean_credential(value: str, path: str, *, literal: bool = True) -> str:
+    """``value`` (an API key or header value) without surrounding whitespace, or a ``ConfigError``.
+
+    Control and non-ASCII characters are rejected, since they cannot travel in an HTTP header and the
+    HTTP library's error would quote the value; a ``literal`` that looks like another tool's
+    environment-variable reference is rejected with the ``${secrets:NAME}`` spelling. The message names
+    the field and the character's position, never the value.
+    """
+    stripped = value.strip()
+    for position, char in enumerate(stripped):
+        code = ord(char)
+        if code < 0x20 or code == 0x7F:
+            problem = f"contains a control character (U+{code:04X}) at position {position}"
+            raise ConfigError(f"{problem}; keys and header values are one line of ASCII text", path=path)
+        if code > 0x7E:
+            problem = f"contains a non-ASCII character (U+{code:04X}) at position {position}"
+            raise ConfigError(f"{problem}; was it copied with a smart quote or a hidden space?", path=path)
+    placeholder = _PLACEHOLDER.match(stripped) if literal else None
+    if placeholder:
+        name = next(group for group in placeholder.groups() if group)
+        raise ConfigError(
+            f"{stripped!r} is not expanded by ModelMesh; to read the environment variable {name}, "
+            f"write ${{secrets:{name}}}",
+            path=path,
+        )
+    if stripped == value:
+        return value
+    return ResolvedText(stripped, secrets_in(value)) if secrets_in(value) else stripped
+
+
 def references(text: str) -> list[str]:
     """The secret names referenced in ``text``."""
     return SECRET_REFERENCE.findall(text)

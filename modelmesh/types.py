@@ -1,6 +1,7 @@
 """Plain value types shared by every layer: what a model is, what a provider endpoint is.
 
-Deliberately free of behaviour and I/O; the catalogue and config build them, routing reads them.
+Deliberately free of behaviour and I/O (beyond checking that an endpoint's credentials can travel in an
+HTTP header); the catalogue and config build them, routing reads them.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from pydantic import SecretStr
+
+from modelmesh.secrets import clean_credential
 
 
 class Endpoint(StrEnum):
@@ -66,6 +69,17 @@ class ProviderEndpoint:
     headers: dict[str, str] = field(default_factory=dict)
     timeout_s: float | None = None  # caps the pools' read timeout for this provider
     max_attempts: int | None = None  # overrides the pools' attempts per model for this provider
+
+    def __post_init__(self) -> None:
+        # Endpoints also come from user objects (QuickProvider), not only from a validated config.
+        if self.api_key is not None:
+            key = self.api_key.get_secret_value()
+            clean = clean_credential(key, f"providers.{self.name}.api_key", literal=False)
+            if clean != key:
+                object.__setattr__(self, "api_key", SecretStr(clean))
+        path = f"providers.{self.name}.headers"
+        headers = {k: clean_credential(v, f"{path}.{k}", literal=False) for k, v in self.headers.items()}
+        object.__setattr__(self, "headers", headers)
 
     def __repr__(self) -> str:
         return (

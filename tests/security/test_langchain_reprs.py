@@ -75,5 +75,6 @@ def test_callback_payloads_carry_no_key(keyed_fake: FakeProvider) -> None:
     recorder = _Recorder()
     model = ChatModelMesh(config=_config(keyed_fake), model="chat-completion", callbacks=[recorder])
     model.invoke("hello")
+    model.close()
     assert recorder.payloads
     _assert_clean(repr(recorder.payloads))
