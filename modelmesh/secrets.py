@@ -211,17 +211,22 @@ def resolve_references(
     *,
     path: str = "",
     skip: Callable[[BaseModel, str], bool] = lambda model, field: False,
+    _done: dict[int, Any] | None = None,
 ) -> Any:
     """``value`` with references substituted in every string of a nested structure.
 
     Walks str, ``SecretStr``, dicts, lists and pydantic models (``skip(model, field)`` leaves a field
     alone); anything else is kept by identity, and so is any container with nothing to substitute.
     Unknown names are appended to ``missing`` as ``(dotted path, name)``. A model copy records the
-    replaced fields' previous values when it is a ``SecretSafeModel``.
+    replaced fields' previous values when it is a ``SecretSafeModel``. A container reached twice (YAML
+    aliases share nodes) is walked once: its result is reused, so sharing cannot make the walk explode.
     """
+    done: dict[int, Any] = {} if _done is None else _done
+    if isinstance(value, dict | list) and id(value) in done:
+        return done[id(value)]
 
     def walk(item: Any, where: str) -> Any:
-        return resolve_references(item, store, missing, path=where, skip=skip)
+        return resolve_references(item, store, missing, path=where, skip=skip, _done=done)
 
     if isinstance(value, str):
         try:
@@ -235,10 +240,12 @@ def resolve_references(
         return value if new == raw else SecretStr(new)
     if isinstance(value, dict):
         items = {key: walk(item, f"{path}.{key}".lstrip(".")) for key, item in value.items()}
-        return value if all(items[key] is value[key] for key in value) else items
+        done[id(value)] = value if all(items[key] is value[key] for key in value) else items
+        return done[id(value)]
     if isinstance(value, list):
         elements = [walk(item, f"{path}[{index}]") for index, item in enumerate(value)]
-        return value if all(a is b for a, b in zip(elements, value, strict=True)) else elements
+        done[id(value)] = value if all(a is b for a, b in zip(elements, value, strict=True)) else elements
+        return done[id(value)]
     if isinstance(value, BaseModel):
         updates = {}
         for field in type(value).model_fields:
