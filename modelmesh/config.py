@@ -46,9 +46,10 @@ from modelmesh.secrets import (
     SecretStore,
     clean_credential,
     env_name,
+    references,
     resolve_references,
 )
-from modelmesh.types import FEATURES
+from modelmesh.types import FEATURES, check_base_url
 
 _DEFAULT_CONNECTOR = "openai.compatible.v1"
 
@@ -70,7 +71,7 @@ _CAMEL_KEYS = {"apiKey": "api_key", "baseUrl": "base_url"}  # the seed's TypeScr
 
 
 class _Model(SecretSafeModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False)
 
 
 # -- schema ----------------------------------------------------------------------------------------
@@ -353,6 +354,8 @@ def _clean_credentials(config: MeshConfig, *, literal: bool) -> None:
     for name, provider in config.providers.items():
         if not literal and not provider.enabled:
             continue  # not resolved: still its literal, already checked
+        if provider.base_url is not None and not references(provider.base_url):
+            check_base_url(provider.base_url, f"providers.{name}.base_url")
         if provider.api_key is not None:
             key = provider.api_key.get_secret_value()
             clean = clean_credential(key, f"providers.{name}.api_key", literal=literal)

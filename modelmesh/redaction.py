@@ -1,7 +1,8 @@
 """The ``Redactor``: removes a mesh's secrets from text before it leaves (errors, events, replies).
 
 Owns two rules: which values are secrets (each provider's API key, the value of every credential-like
-header, the password of a URL, and every value substituted for a ``${secrets:}`` reference) and which
+header, and every value substituted for a ``${secrets:}`` reference; base URLs cannot hold passwords,
+``ProviderEndpoint`` rejects them) and which
 encodings of a secret count as the secret (raw, Python-repr escaped for str and bytes, JSON escaped with
 and without ``ensure_ascii``, JSON of the repr, percent-encoded). The encoded forms are computed once;
 ``redact`` is one substring search per form, so it is linear in the text and cheap when nothing matches.
@@ -13,24 +14,17 @@ every error text they emit) and validating keys (``modelmesh.config`` and ``mode
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote
 
-from modelmesh.secrets import secrets_in
+from modelmesh.secrets import is_credential_header, secrets_in
 
 if TYPE_CHECKING:
     from modelmesh.types import ProviderEndpoint
 
 REDACTED = "[redacted]"
 MIN_SECRET_CHARS = 4  # shorter values ("1", "ab") would mangle every message and are not keys
-_CREDENTIAL_HEADER = re.compile(r"authorization|api[-_]?key|token|secret|key|password|cookie", re.I)
-
-
-def is_credential_header(name: str) -> bool:
-    """Whether a header's value is a credential: authorization, api-key, x-api-key, *token*, *secret*..."""
-    return _CREDENTIAL_HEADER.search(name) is not None
 
 
 def encodings(secret: str) -> set[str]:
@@ -70,9 +64,6 @@ class Redactor:
             if endpoint.api_key is not None:
                 secrets.append(endpoint.api_key.get_secret_value())
             secrets += secrets_in(endpoint.base_url)
-            password = urlsplit(endpoint.base_url).password
-            if password:
-                secrets += [password, unquote(password)]
             for name, value in endpoint.headers.items():
                 secrets += secrets_in(value)
                 if is_credential_header(name):

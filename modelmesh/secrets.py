@@ -19,6 +19,12 @@ from pydantic import BaseModel, PrivateAttr, SecretStr, SerializerFunctionWrapHa
 from modelmesh.errors import ConfigError
 
 SECRET_REFERENCE = re.compile(r"\$\{secrets:\s*([^}]*?)\s*\}")
+_CREDENTIAL_NAME = re.compile(r"authorization|api[-_]?key|token|secret|key|password|cookie", re.I)
+
+
+def is_credential_header(name: str) -> bool:
+    """Whether a header (or option) name holds a credential: authorization, api-key, *token*, *secret*..."""
+    return _CREDENTIAL_NAME.search(name) is not None
 
 
 @runtime_checkable
@@ -293,15 +299,26 @@ class SecretSafeModel(BaseModel):
         state = super().__getstate__()
         fields = dict(state["__dict__"])
         for name, value in fields.items():
-            if name in self._originals:
-                fields[name] = self._originals[name]
-            elif isinstance(value, SecretStr) and not references(value.get_secret_value()):
+            value = fields[name] = self._originals.get(name, value)
+            if isinstance(value, SecretStr) and not references(value.get_secret_value()):
                 fields[name] = None  # a literal secret: dropped, only a ${secrets:} template survives
             elif isinstance(value, dict) and any(isinstance(v, SecretStr) for v in value.values()):
                 fields[name] = {}
+            elif isinstance(value, dict):
+                fields[name] = _without_literal_credentials(value)
         state["__dict__"] = fields
         state["__pydantic_private__"] = {**(state.get("__pydantic_private__") or {}), "_originals": {}}
         return state
+
+
+def _without_literal_credentials(values: dict[Any, Any]) -> dict[Any, Any]:
+    """``values`` less the literal strings under credential-like names (headers: ``api-key``, ...)."""
+    return {
+        key: value
+        for key, value in values.items()
+        if not (isinstance(key, str) and isinstance(value, str) and is_credential_header(key))
+        or references(value)
+    }
 
 
 # -- .env parsing ----------------------------------------------------------------------------------

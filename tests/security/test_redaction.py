@@ -75,7 +75,7 @@ def test_credential_header_names(name: str, credential: bool) -> None:
     assert is_credential_header(name) is credential
 
 
-def test_for_endpoints_collects_keys_credential_headers_url_passwords_and_resolved_secrets() -> None:
+def test_for_endpoints_collects_keys_credential_headers_and_resolved_secrets() -> None:
     config = MeshConfig.load(
         {
             "secrets": {"values": {"tenant": "tenant-CANARY-9d1c", "org": "org-CANARY-77aa"}},
@@ -93,11 +93,9 @@ def test_for_endpoints_collects_keys_credential_headers_url_passwords_and_resolv
     endpoint = ProviderEndpoint(
         "gw", "openai.compatible.v1", provider.base_url, provider.api_key, dict(provider.headers)
     )
-    plain = ProviderEndpoint(
-        "plain", "openai.compatible.v1", "https://user:pw-CANARY-3@host/v1", SecretStr("sk-other-4"), {}
-    )
+    plain = ProviderEndpoint("plain", "openai.compatible.v1", "https://host/v1", SecretStr("sk-other-4"), {})
     redactor = Redactor.for_endpoints([endpoint, plain])
-    for secret in ("tenant-CANARY-9d1c", "org-CANARY-77aa", "sk-CANARY-key-1", "hdr-CANARY-2", "pw-CANARY-3"):
+    for secret in ("tenant-CANARY-9d1c", "org-CANARY-77aa", "sk-CANARY-key-1", "hdr-CANARY-2", "sk-other-4"):
         assert redactor.redact(f"<{secret}>") == f"<{REDACTED}>", secret
     assert redactor.redact("https://gw.example/") == "https://gw.example/"
     assert set(secrets_in(provider.base_url)) == {"tenant-CANARY-9d1c"}
