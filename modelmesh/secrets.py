@@ -147,6 +147,13 @@ class ResolvedText(str):
     def __reduce__(self) -> tuple[type[str], tuple[str]]:
         return str, (str(self),)
 
+    # Immutable, like str: a copy (a deep-copied config) is the same text with the same secrets.
+    def __copy__(self) -> ResolvedText:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ResolvedText:
+        return self
+
 
 def secrets_in(text: str) -> tuple[str, ...]:
     """The resolved secret values ``text`` received, if it came out of :func:`substitute`."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import pickle
 from urllib.parse import quote
 
 import pytest
@@ -99,3 +101,17 @@ def test_for_endpoints_collects_keys_credential_headers_and_resolved_secrets() -
         assert redactor.redact(f"<{secret}>") == f"<{REDACTED}>", secret
     assert redactor.redact("https://gw.example/") == "https://gw.example/"
     assert set(secrets_in(provider.base_url)) == {"tenant-CANARY-9d1c"}
+
+
+def test_resolved_text_keeps_its_secrets_through_copies_but_not_pickles() -> None:
+    config = MeshConfig.load(
+        {
+            "secrets": {"values": {"t": "tenant-CANARY-1"}},
+            "providers": {"gw": {"base_url": "https://gw/${secrets:t}"}},
+        }
+    )
+    url = config.providers["gw"].base_url
+    assert url is not None
+    assert secrets_in(copy.deepcopy(config).providers["gw"].base_url or "") == ("tenant-CANARY-1",)
+    assert secrets_in(copy.copy(url)) == ("tenant-CANARY-1",)
+    assert type(pickle.loads(pickle.dumps(url))) is str
