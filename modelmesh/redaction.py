@@ -2,9 +2,9 @@
 
 Owns two rules: which values are secrets (each provider's API key, the value of every credential-like
 header, and every value substituted for a ``${secrets:}`` reference; base URLs cannot hold passwords,
-``ProviderEndpoint`` rejects them) and which
-encodings of a secret count as the secret (raw, Python-repr escaped for str and bytes, JSON escaped with
-and without ``ensure_ascii``, JSON of the repr, percent-encoded). The encoded forms are computed once;
+``ProviderEndpoint`` rejects them) and which encodings of a secret count as the secret (raw, Python-repr
+escaped for str and bytes, JSON escaped with and without ``ensure_ascii``, JSON of the repr,
+percent-encoded). The encoded forms are computed once;
 ``redact`` is one substring search per form, so it is linear in the text and cheap when nothing matches.
 
 Deliberately not here: deciding where redaction is applied (the mesh and the routing run call it on

@@ -1,9 +1,11 @@
 """Secret stores and the ``${secrets:NAME}`` reference syntax.
 
 Owns where a secret's value comes from (environment, a ``.env`` file, inline values) behind the
-one-method ``SecretStore`` protocol, and substitution of references inside strings. It does not
-decide which config fields may hold references: ``modelmesh.config`` calls ``resolve_references``
-with what to skip. Values never appear in a repr or an error message here; only names do.
+one-method ``SecretStore`` protocol, substitution of references inside strings (the result, a
+``ResolvedText``, remembers the values it received, for redaction), and the rules a credential value
+must follow (``clean_credential``: one line of ASCII, no surrounding whitespace). It does not decide
+which config fields may hold references: ``modelmesh.config`` calls ``resolve_references`` with what to
+skip. Values never appear in a repr or an error message here; only names and positions do.
 """
 
 from __future__ import annotations
