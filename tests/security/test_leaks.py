@@ -5,8 +5,8 @@ literal in the config, a ``headers:`` entry, a ``QuickProvider``, a key with a t
 a client over a local fake whose every answer is a 401 that echoes the key, as some providers do. A
 request then fails, and the canary, in each of its encodings, must appear in none of: the reprs of
 the public objects, the exception (its text, body, response, causes and traceback), the console or
-JSONL output, Python logging at DEBUG, pickles, ``pool_status()``, the CLI's status view and the
-SQLite state file. Where the engine still stores provider text unredacted (issue 9, finding 3), the
+JSONL output, Python logging at DEBUG, pickles, the proxy's replies and logs, ``pool_status()``, the
+CLI's status view and the SQLite state file. Where the engine still stores provider text unredacted (issue 9, finding 3), the
 assertion is an ``xfail(strict=True)``, so it turns red the moment the engine is fixed.
 """
 
@@ -210,3 +210,32 @@ def test_the_suite_would_see_a_leak(tmp_path: Path) -> None:
     planted = Planted("probe", "sk-CANARY-probe\n", None, None, tmp_path, "", "")  # type: ignore[arg-type]
     with pytest.raises(AssertionError):
         planted.assert_absent(json.dumps({"m": repr("sk-CANARY-probe\n")}), "a probe")
+
+
+@pytest.mark.parametrize("way", ["literal", "header", "newline", "secrets_env"])
+@pytest.mark.parametrize("stream", [False, True])
+def test_no_key_in_proxy_replies_or_logs(
+    way: str, stream: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from starlette.testclient import TestClient
+
+    from modelmesh.builder import build_mesh
+    from modelmesh.client import build_config
+    from modelmesh.serve import create_app
+
+    canary = f"sk-CANARY-proxy-{way}-{uuid.uuid4().hex[:8]}"
+    probe = Planted(way, canary, None, None, tmp_path, "", "")  # type: ignore[arg-type]
+    caplog.set_level(logging.DEBUG)
+    with FakeProvider(name="openai", models=["gpt-4o"], api_key="" if way == "header" else canary) as fake:
+        fake.set_outage(Fault.status(401, message=f"Incorrect API key provided: {canary}"))
+        monkeypatch.setenv("LEAK_SUITE_KEY", canary)
+        config = _config_for(way, fake, canary, tmp_path, "modelmesh.null.v1")
+        mesh = build_mesh(build_config([], config=config))
+        with TestClient(create_app(mesh)) as proxy:
+            body = {"model": "chat", "messages": [{"role": "user", "content": "hi"}], "stream": stream}
+            reply = proxy.post("/v1/chat/completions", json=body)
+        mesh.close()
+    assert reply.status_code >= 400
+    probe.assert_absent(reply.text, "a proxy reply")
+    probe.assert_absent(repr(dict(reply.headers)), "proxy reply headers")
+    probe.assert_absent(caplog.text, "the proxy's logs")
