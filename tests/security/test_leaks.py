@@ -6,8 +6,9 @@ a client over a local fake whose every answer is a 401 that echoes the key, as s
 request then fails, and the canary, in each of its encodings, must appear in none of: the reprs of
 the public objects, the exception (its text, body, response, causes and traceback), the console or
 JSONL output, Python logging at DEBUG, pickles, the proxy's replies and logs, ``pool_status()``, the
-CLI's status view and the SQLite state file. Where the engine still stores provider text unredacted (issue 9, finding 3), the
-assertion is an ``xfail(strict=True)``, so it turns red the moment the engine is fixed.
+CLI's status view and the SQLite state file. Where the engine still stores provider text unredacted
+(issue 9, finding 3), the assertion is an ``xfail(strict=True)``, so it turns red the moment the engine
+is fixed.
 """
 
 from __future__ import annotations
