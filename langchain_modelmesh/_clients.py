@@ -67,6 +67,17 @@ def resolve_mesh(
     return build_mesh(build_config(list(capabilities or ()), **options))
 
 
+def secret_safe_config(config: Any) -> Any:
+    """A config dict as a ``MeshConfig`` (unresolved), whose repr and dumps never show a secret.
+
+    The LangChain classes keep their ``config`` argument as a field, and LangChain shows fields in
+    reprs, ``dumpd`` and callback payloads; a plain dict there would carry a literal key along.
+    """
+    if isinstance(config, Mapping):
+        return MeshConfig.load(config, resolve_secrets=False)
+    return config
+
+
 def pool_name(mesh: ModelMesh, requested: str | None, capabilities: Sequence[str] | None) -> str:
     """The pool a model talks to: the one asked for, else the first capability, else the only pool."""
     if requested:

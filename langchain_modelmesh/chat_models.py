@@ -25,6 +25,7 @@ from langchain_modelmesh._clients import (
     mesh_clients,
     pool_name,
     resolve_mesh,
+    secret_safe_config,
 )
 from langchain_modelmesh.tokens import estimate_message_tokens, estimate_token_ids
 from modelmesh.client import AsyncMeshClient, MeshClient
@@ -55,9 +56,10 @@ class ChatModelMesh(BaseChatOpenAI):
     """Capabilities to route, as for ``modelmesh.create(*capabilities)``; the first names the pool."""
     pool: str | None = None
     """A predefined pool (``"text-generation"``), as for ``modelmesh.create(pool=...)``."""
-    config: Any = Field(default=None, exclude=True)
-    """A config file path, dict or ``MeshConfig``, as for ``modelmesh.create(config=...)``."""
-    mesh_client: Any = Field(default=None, exclude=True)
+    config: Any = Field(default=None, exclude=True, repr=False)
+    """A config file path, dict or ``MeshConfig``, as for ``modelmesh.create(config=...)``; a dict is
+    kept as a ``MeshConfig``, so no literal key shows in a repr, ``dumpd`` or a callback payload."""
+    mesh_client: Any = Field(default=None, exclude=True, repr=False)
     """An existing ``MeshClient`` / ``AsyncMeshClient`` / ``ModelMesh`` whose mesh to use."""
     providers: list[str] | None = None
     """Only these auto-detected providers (``create(providers=...)``)."""
@@ -238,7 +240,8 @@ def _mesh_and_pool(values: dict[str, Any], source: MeshSource | None) -> tuple[M
     capabilities = values.get("capabilities")
     if isinstance(capabilities, str):
         capabilities = values["capabilities"] = [capabilities]
-    pool, config = values.get("pool"), values.get("config")
+    pool = values.get("pool")
+    config = values["config"] = secret_safe_config(values.get("config"))
     if requested and source is None and not (capabilities or pool or config is not None):
         capabilities = [requested]  # ChatModelMesh(model="chat-completion") is create("chat-completion")
     mesh = resolve_mesh(

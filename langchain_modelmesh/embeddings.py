@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from langchain_core.embeddings import Embeddings
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
-from langchain_modelmesh._clients import mesh_clients, pool_name, resolve_mesh
+from langchain_modelmesh._clients import mesh_clients, pool_name, resolve_mesh, secret_safe_config
 from modelmesh.client import AsyncMeshClient, MeshClient
 from modelmesh.mesh import ModelMesh
 
@@ -32,8 +32,9 @@ class ModelMeshEmbeddings(BaseModel, Embeddings):
     """The pool to use (or a real model id in one); defaults to the first capability or the only pool."""
     capabilities: list[str] | None = None
     pool: str | None = None
-    config: Any = Field(default=None, exclude=True)
-    mesh_client: Any = Field(default=None, exclude=True)
+    config: Any = Field(default=None, exclude=True, repr=False)
+    """A config file path, dict or ``MeshConfig``; a dict is kept as a ``MeshConfig`` (no key in reprs)."""
+    mesh_client: Any = Field(default=None, exclude=True, repr=False)
     providers: list[str] | None = None
     strategy: str | None = None
     chunk_size: int = Field(default=1000, gt=0)
@@ -49,6 +50,11 @@ class ModelMeshEmbeddings(BaseModel, Embeddings):
         if capabilities:
             kwargs["capabilities"] = list(capabilities)
         super().__init__(**kwargs)
+
+    @field_validator("config", mode="before")
+    @classmethod
+    def _secret_safe_config(cls, config: Any) -> Any:
+        return secret_safe_config(config)
 
     @model_validator(mode="after")
     def _connect_mesh(self) -> ModelMeshEmbeddings:

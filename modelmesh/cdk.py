@@ -7,12 +7,13 @@ config); the mesh asks it for ``endpoint(name)`` and ``model_specs(name, tree)``
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
 from modelmesh.capabilities import expand_capabilities
 from modelmesh.discovery import discover_models
+from modelmesh.secrets import is_credential_header
 from modelmesh.types import FEATURES, ModelSpec, ProviderEndpoint
 
 if TYPE_CHECKING:
@@ -71,3 +72,11 @@ class QuickProvider:
 
     def __repr__(self) -> str:
         return f"QuickProvider(base_url={self.base_url!r}, models={self.models!r})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A pickle carries no credential (docs/security.md): unpickled, the provider has no key and no
+        # credential-like headers; give them again where it is rebuilt.
+        state = dict(self.__dict__)
+        state["_api_key"] = None
+        state["headers"] = {k: v for k, v in self.headers.items() if not is_credential_header(k)}
+        return state

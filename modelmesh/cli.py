@@ -188,12 +188,12 @@ def status_tables(statuses: dict[str, PoolStatus], providers: Sequence[str] = ()
     tables = []
     for name, status in statuses.items():
         title = (
-            f"pool [bold]{name}[/]: {status.active}/{status.total} active, "
-            f"current [cyan]{status.current_model or '-'}[/]"
+            f"pool [bold]{_text(name)}[/]: {status.active}/{status.total} active, "
+            f"current [cyan]{_text(status.current_model or '-')}[/]"
         )
-        caption = f"strategy {status.strategy}"
+        caption = f"strategy {_text(status.strategy)}"
         if providers:
-            caption += f"\nactive providers: {', '.join(providers)}"
+            caption += f"\nactive providers: {_text(', '.join(providers))}"
         table = Table(title=title, caption=caption, title_justify="left", caption_justify="left")
         table.add_column("model")
         table.add_column("provider")
@@ -204,10 +204,19 @@ def status_tables(statuses: dict[str, PoolStatus], providers: Sequence[str] = ()
             current = model.model.split(".", 1)[-1] == status.current_model
             state = "[green]active[/]" if model.active else "[red]standby[/]"
             back = "" if model.back_in_s is None else f"{model.back_in_s:.1f} s"
-            label = f"[bold]{model.model}[/] *" if current else model.model
-            table.add_row(label, model.provider, state, model.reason or "", back)
+            label = f"[bold]{_text(model.model)}[/] *" if current else _text(model.model)
+            table.add_row(label, _text(model.provider), state, _text(model.reason or ""), back)
         tables.append(table)
     return tables
+
+
+def _text(value: str) -> str:
+    """Provider-supplied text as literal text: no rich markup, no terminal escapes."""
+    from rich.markup import escape
+
+    from modelmesh.observability.console import printable
+
+    return escape(printable(value))
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ It does not build anything: the client turns a config into providers, pools and 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from os import PathLike
 from pathlib import Path
@@ -43,10 +44,12 @@ from modelmesh.secrets import (
     MappingSecretStore,
     SecretSafeModel,
     SecretStore,
+    clean_credential,
     env_name,
+    references,
     resolve_references,
 )
-from modelmesh.types import FEATURES
+from modelmesh.types import FEATURES, check_base_url
 
 _DEFAULT_CONNECTOR = "openai.compatible.v1"
 
@@ -68,7 +71,7 @@ _CAMEL_KEYS = {"apiKey": "api_key", "baseUrl": "base_url"}  # the seed's TypeScr
 
 
 class _Model(SecretSafeModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False)
 
 
 # -- schema ----------------------------------------------------------------------------------------
@@ -221,6 +224,7 @@ class MeshConfig(_Model):
     @model_validator(mode="after")
     def _check_names(self) -> MeshConfig:
         _check_names(self)
+        _clean_credentials(self, literal=True)
         return self
 
     # -- loading ----------------------------------------------------------------------------------
@@ -282,9 +286,11 @@ class MeshConfig(_Model):
             lines = [
                 f"{path}: secret {name!r} not found (checked secrets.values, then {self.secrets.store}"
                 f" as {name!r}{'' if env_name(name) == name else ' / ' + repr(env_name(name))})"
+                f"{_standard_variable_hint(path)}"
                 for path, name in missing
             ]
             raise ConfigError("\n".join(lines))
+        _clean_credentials(resolved, literal=False)
         return resolved
 
 
@@ -329,6 +335,36 @@ def _check_names(config: MeshConfig) -> None:
                 check_provider(f"pools.{name}.{field}[{index}]", provider_name)
     if errors:
         raise combine(errors)
+
+
+def _standard_variable_hint(path: str) -> str:
+    """For a provider's missing key: the preset's usual variable, when it is set, as the reference to use."""
+    parts = path.split(".")
+    preset = catalog.presets().get(parts[1]) if len(parts) > 1 and parts[0] == "providers" else None
+    if preset is None or not preset.key_env or not os.environ.get(preset.key_env):
+        return ""
+    return f"; {preset.key_env} is set: did you mean ${{secrets:{preset.key_env}}}?"
+
+
+def _clean_credentials(config: MeshConfig, *, literal: bool) -> None:
+    """Strip every provider's key and header values, rejecting unusable ones (in place, like defaults).
+
+    Runs on the literal config and again on resolved values, which may come with a newline from a file.
+    """
+    for name, provider in config.providers.items():
+        if not literal and not provider.enabled:
+            continue  # not resolved: still its literal, already checked
+        if provider.base_url is not None and not references(provider.base_url):
+            check_base_url(provider.base_url, f"providers.{name}.base_url")
+        if provider.api_key is not None:
+            key = provider.api_key.get_secret_value()
+            clean = clean_credential(key, f"providers.{name}.api_key", literal=literal)
+            if clean != key:
+                provider.api_key = SecretStr(clean)
+        provider.headers = {
+            header: clean_credential(value, f"providers.{name}.headers.{header}", literal=literal)
+            for header, value in provider.headers.items()
+        }
 
 
 def _skip_resolution(model: BaseModel, field: str) -> bool:

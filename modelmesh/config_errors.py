@@ -23,6 +23,7 @@ _MESSAGES = {
     **dict.fromkeys(("float_type", "float_parsing"), "must be a number"),
     **dict.fromkeys(("bool_type", "bool_parsing"), "must be true or false"),
     **dict.fromkeys(("dict_type", "model_type", "model_attributes_type"), "must be a mapping"),
+    "finite_number": "must be a finite number",
     "string_type": "must be a string",
     "list_type": "must be a list",
     "greater_than_equal": "must be ≥ {ge}",

@@ -4,6 +4,10 @@ Owns file-level failures (unsupported suffix, missing or unreadable file, syntax
 is not a mapping), each a ``ConfigError`` naming the file. Syntax errors report only the line and the
 parser's reason, never the offending text, which may be a secret.
 
+A file is data from whoever wrote it, so its shape is bounded before anything walks it: YAML aliases may
+share nodes but not expand beyond ``MAX_VALUES`` values or refer to themselves, and nesting stops at
+``MAX_DEPTH``; the check visits each distinct node once, so it is linear in the file's size.
+
 Deliberately not here: validation, defaults and secret resolution (``modelmesh.config``); this module
 knows nothing of the schema, so an empty file is simply ``{}``.
 """
@@ -17,6 +21,9 @@ from typing import Any
 import yaml
 
 from modelmesh.errors import ConfigError
+
+MAX_VALUES = 100_000  # a real config holds hundreds; a 715-byte alias bomb expands to 387 million
+MAX_DEPTH = 64
 
 
 def read_config_file(path: Path) -> dict[Any, Any]:
@@ -34,6 +41,8 @@ def read_config_file(path: Path) -> dict[Any, Any]:
         raise ConfigError(f"config file {str(path)!r} cannot be read: {exc}") from None
     try:
         data = json.loads(text) if suffix == ".json" else yaml.safe_load(text)
+    except RecursionError:
+        raise ConfigError(f"config file {str(path)!r} is nested too deeply") from None
     except json.JSONDecodeError as exc:
         # Only the position and the parser's reason: the offending text may be a secret.
         raise ConfigError(
@@ -48,4 +57,37 @@ def read_config_file(path: Path) -> dict[Any, Any]:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"config file {str(path)!r} must hold a mapping, not a {type(data).__name__}")
+    problem = shape_problem(data)
+    if problem:
+        raise ConfigError(f"config file {str(path)!r}: {problem}")
     return data
+
+
+def shape_problem(data: Any) -> str | None:
+    """Why nested ``data`` is unsafe to walk (too many values once aliases expand, a cycle, too deep).
+
+    Counts each distinct dict or list once (sizes are memoised by identity), so shared nodes cost
+    nothing extra; iterative, so no input can exhaust the stack here.
+    """
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()  # entered, not yet finished: exactly the ancestors of what is popped
+    stack: list[tuple[Any, int, bool]] = [(data, 1, False)]
+    while stack:
+        node, depth, finished = stack.pop()
+        children = list(node.values()) if isinstance(node, dict) else node
+        if finished:
+            open_nodes.discard(id(node))
+            sizes[id(node)] = 1 + sum(sizes.get(id(child), 1) for child in children)
+            if sizes[id(node)] > MAX_VALUES:
+                return f"YAML aliases expand to more than {MAX_VALUES:,} values (an alias bomb?)"
+            continue
+        if id(node) in sizes:
+            continue
+        if id(node) in open_nodes:
+            return "a YAML alias refers to itself (a value that contains itself)"
+        if depth > MAX_DEPTH:
+            return f"values are nested more than {MAX_DEPTH} levels deep"
+        open_nodes.add(id(node))
+        stack.append((node, depth, True))
+        stack.extend((child, depth + 1, False) for child in children if isinstance(child, dict | list))
+    return None

@@ -20,6 +20,7 @@ from modelmesh.connectors.base import Connector, InboundRequest
 from modelmesh.errors import UnknownNameError
 from modelmesh.exchange import inbound_request, local_error, requested_model
 from modelmesh.quotas import QuotaBook
+from modelmesh.redaction import Redactor
 from modelmesh.routing.pool import Pool
 from modelmesh.routing.run import Attempt, Exhausted, Observer, RoutingRun
 from modelmesh.state.base import StateStore
@@ -88,8 +89,7 @@ class ModelMesh:
         self._strategies = strategies or {}
         self._views: dict[tuple[str, Endpoint], Pool] = {}
         self._last_model: dict[str, str] = {}
-        keys = [p.api_key.get_secret_value() for p in providers.values() if p.api_key]
-        self._secrets = [key.encode() for key in keys if len(key) >= 4]
+        self._redactor = Redactor.for_endpoints(providers.values())
 
     # -- the RoutingEnv side -------------------------------------------------------------------------
 
@@ -97,10 +97,7 @@ class ModelMesh:
         return self._connectors[provider]
 
     def redact(self, data: bytes) -> bytes:
-        for secret in self._secrets:
-            if secret in data:
-                data = data.replace(secret, b"[redacted]")
-        return data
+        return self._redactor.redact_bytes(data)
 
     def begin(self, request: httpx2.Request) -> RoutingRun | httpx2.Response:
         """Start routing one SDK request, or answer it locally (model listing, unknown pool)."""

@@ -20,7 +20,8 @@ QuotaReset = Literal["utc-midnight", "us-pacific-midnight", "rolling"]
 
 
 class _Section(SecretSafeModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    # inf and nan pass gt=0 checks yet break every timer and sleep they reach: numbers must be finite.
+    model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False)
 
 
 class QuotaLimit(_Section):

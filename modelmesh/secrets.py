@@ -1,9 +1,11 @@
 """Secret stores and the ``${secrets:NAME}`` reference syntax.
 
 Owns where a secret's value comes from (environment, a ``.env`` file, inline values) behind the
-one-method ``SecretStore`` protocol, and substitution of references inside strings. It does not
-decide which config fields may hold references: ``modelmesh.config`` calls ``resolve_references``
-with what to skip. Values never appear in a repr or an error message here; only names do.
+one-method ``SecretStore`` protocol, substitution of references inside strings (the result, a
+``ResolvedText``, remembers the values it received, for redaction), and the rules a credential value
+must follow (``clean_credential``: one line of ASCII, no surrounding whitespace). It does not decide
+which config fields may hold references: ``modelmesh.config`` calls ``resolve_references`` with what to
+skip. Values never appear in a repr or an error message here; only names and positions do.
 """
 
 from __future__ import annotations
@@ -19,6 +21,12 @@ from pydantic import BaseModel, PrivateAttr, SecretStr, SerializerFunctionWrapHa
 from modelmesh.errors import ConfigError
 
 SECRET_REFERENCE = re.compile(r"\$\{secrets:\s*([^}]*?)\s*\}")
+_CREDENTIAL_NAME = re.compile(r"authorization|api[-_]?key|token|secret|key|password|cookie", re.I)
+
+
+def is_credential_header(name: str) -> bool:
+    """Whether a header (or option) name holds a credential: authorization, api-key, *token*, *secret*..."""
+    return _CREDENTIAL_NAME.search(name) is not None
 
 
 @runtime_checkable
@@ -123,21 +131,92 @@ class ChainSecretStore:
         return f"ChainSecretStore({', '.join(repr(store) for store in self.stores)})"
 
 
+class ResolvedText(str):
+    """A string with ``${secrets:}`` references substituted; remembers the values it received.
+
+    The values travel with the text (into headers, base URLs) so that whoever builds a redactor from
+    those fields finds every resolved secret, not only the ones in fields named like keys. A pickle
+    holds a plain ``str``.
+    """
+
+    secrets: tuple[str, ...]
+
+    def __new__(cls, text: str, secrets: tuple[str, ...]) -> ResolvedText:
+        instance = super().__new__(cls, text)
+        instance.secrets = secrets
+        return instance
+
+    def __reduce__(self) -> tuple[type[str], tuple[str]]:
+        return str, (str(self),)
+
+    # Immutable, like str: a copy (a deep-copied config) is the same text with the same secrets.
+    def __copy__(self) -> ResolvedText:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ResolvedText:
+        return self
+
+
+def secrets_in(text: str) -> tuple[str, ...]:
+    """The resolved secret values ``text`` received, if it came out of :func:`substitute`."""
+    return text.secrets if isinstance(text, ResolvedText) else ()
+
+
+# What other tools write for "this environment variable": ${NAME}, $NAME, LiteLLM's os.environ/NAME.
+_PLACEHOLDER = re.compile(r"^(?:\$\{([A-Za-z_]\w*)\}|\$([A-Za-z_]\w*)|os\.environ/([A-Za-z_]\w*))$")
+
+
+def clean_credential(value: str, path: str, *, literal: bool = True) -> str:
+    """``value`` (an API key or header value) without surrounding whitespace, or a ``ConfigError``.
+
+    Control and non-ASCII characters are rejected, since they cannot travel in an HTTP header and the
+    HTTP library's error would quote the value; a ``literal`` that looks like another tool's
+    environment-variable reference is rejected with the ``${secrets:NAME}`` spelling. The message names
+    the field and the character's position, never the value.
+    """
+    stripped = value.strip()
+    for position, char in enumerate(stripped):
+        code = ord(char)
+        if code < 0x20 or code == 0x7F:
+            problem = f"contains a control character (U+{code:04X}) at position {position}"
+            raise ConfigError(f"{problem}; keys and header values are one line of ASCII text", path=path)
+        if code > 0x7E:
+            problem = f"contains a non-ASCII character (U+{code:04X}) at position {position}"
+            raise ConfigError(f"{problem}; was it copied with a smart quote or a hidden space?", path=path)
+    placeholder = _PLACEHOLDER.match(stripped) if literal else None
+    if placeholder:
+        name = next(group for group in placeholder.groups() if group)
+        raise ConfigError(
+            f"{stripped!r} is not expanded by ModelMesh; to read the environment variable {name}, "
+            f"write ${{secrets:{name}}}",
+            path=path,
+        )
+    if stripped == value:
+        return value
+    return ResolvedText(stripped, secrets_in(value)) if secrets_in(value) else stripped
+
+
 def references(text: str) -> list[str]:
     """The secret names referenced in ``text``."""
     return SECRET_REFERENCE.findall(text)
 
 
 def substitute(text: str, store: SecretStore) -> str:
-    """``text`` with every ``${secrets:NAME}`` replaced; raises ``KeyError(name)`` for an unknown name."""
+    """``text`` with every ``${secrets:NAME}`` replaced; raises ``KeyError(name)`` for an unknown name.
+
+    Text with references comes back as a :class:`ResolvedText`; text without is returned as is.
+    """
+    values: list[str] = []
 
     def replace(match: re.Match[str]) -> str:
         value = store.get(match.group(1))
         if value is None:
             raise KeyError(match.group(1))
+        values.append(value)
         return value
 
-    return SECRET_REFERENCE.sub(replace, text)
+    result = SECRET_REFERENCE.sub(replace, text)
+    return ResolvedText(result, (*secrets_in(text), *values)) if values else text
 
 
 def resolve_references(
@@ -147,17 +226,22 @@ def resolve_references(
     *,
     path: str = "",
     skip: Callable[[BaseModel, str], bool] = lambda model, field: False,
+    _done: dict[int, Any] | None = None,
 ) -> Any:
     """``value`` with references substituted in every string of a nested structure.
 
     Walks str, ``SecretStr``, dicts, lists and pydantic models (``skip(model, field)`` leaves a field
     alone); anything else is kept by identity, and so is any container with nothing to substitute.
     Unknown names are appended to ``missing`` as ``(dotted path, name)``. A model copy records the
-    replaced fields' previous values when it is a ``SecretSafeModel``.
+    replaced fields' previous values when it is a ``SecretSafeModel``. A container reached twice (YAML
+    aliases share nodes) is walked once: its result is reused, so sharing cannot make the walk explode.
     """
+    done: dict[int, Any] = {} if _done is None else _done
+    if isinstance(value, dict | list) and id(value) in done:
+        return done[id(value)]
 
     def walk(item: Any, where: str) -> Any:
-        return resolve_references(item, store, missing, path=where, skip=skip)
+        return resolve_references(item, store, missing, path=where, skip=skip, _done=done)
 
     if isinstance(value, str):
         try:
@@ -171,10 +255,12 @@ def resolve_references(
         return value if new == raw else SecretStr(new)
     if isinstance(value, dict):
         items = {key: walk(item, f"{path}.{key}".lstrip(".")) for key, item in value.items()}
-        return value if all(items[key] is value[key] for key in value) else items
+        done[id(value)] = value if all(items[key] is value[key] for key in value) else items
+        return done[id(value)]
     if isinstance(value, list):
         elements = [walk(item, f"{path}[{index}]") for index, item in enumerate(value)]
-        return value if all(a is b for a, b in zip(elements, value, strict=True)) else elements
+        done[id(value)] = value if all(a is b for a, b in zip(elements, value, strict=True)) else elements
+        return done[id(value)]
     if isinstance(value, BaseModel):
         updates = {}
         for field in type(value).model_fields:
@@ -222,15 +308,26 @@ class SecretSafeModel(BaseModel):
         state = super().__getstate__()
         fields = dict(state["__dict__"])
         for name, value in fields.items():
-            if name in self._originals:
-                fields[name] = self._originals[name]
-            elif isinstance(value, SecretStr) and not references(value.get_secret_value()):
+            value = fields[name] = self._originals.get(name, value)
+            if isinstance(value, SecretStr) and not references(value.get_secret_value()):
                 fields[name] = None  # a literal secret: dropped, only a ${secrets:} template survives
             elif isinstance(value, dict) and any(isinstance(v, SecretStr) for v in value.values()):
                 fields[name] = {}
+            elif isinstance(value, dict):
+                fields[name] = _without_literal_credentials(value)
         state["__dict__"] = fields
         state["__pydantic_private__"] = {**(state.get("__pydantic_private__") or {}), "_originals": {}}
         return state
+
+
+def _without_literal_credentials(values: dict[Any, Any]) -> dict[Any, Any]:
+    """``values`` less the literal strings under credential-like names (headers: ``api-key``, ...)."""
+    return {
+        key: value
+        for key, value in values.items()
+        if not (isinstance(key, str) and isinstance(value, str) and is_credential_header(key))
+        or references(value)
+    }
 
 
 # -- .env parsing ----------------------------------------------------------------------------------

@@ -1,14 +1,19 @@
 """``modelmesh.console.v1``: coloured, human-readable lines on stderr for development.
 
-Uses rich when it is installed (the ``console`` extra) and plain ANSI colours otherwise.
+Writes plain ANSI colours. Events carry text from providers (error messages, standby reasons), which
+must not drive the terminal: :func:`printable` escapes control characters, terminal escape sequences
+and bidirectional overrides in every line, and ``modelmesh status`` uses it too.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 import threading
 from typing import Any, TextIO
 
+# C0 and C1 controls (ESC starts terminal sequences), DEL, and the Unicode bidi controls that reorder text.
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _COLOURS = {"ok": "32", "failover": "33", "deactivation": "31", "rotation": "35", "failed": "31"}
 
 
@@ -21,12 +26,23 @@ class ConsoleObserver:
 
     def emit(self, event: dict[str, Any]) -> None:
         line, colour = format_event(event)
+        line = printable(line)
         text = f"\x1b[{colour}m{line}\x1b[0m" if self._stream.isatty() else line
         with self._lock:
             print(text, file=self._stream)
 
     def close(self) -> None:
         return None
+
+
+def printable(text: str) -> str:
+    """``text`` with every control, escape and bidi character shown as a ``\\xNN`` / ``\\uNNNN`` escape."""
+    return _UNPRINTABLE.sub(_escaped, text)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def format_event(event: dict[str, Any]) -> tuple[str, str]:

@@ -1,8 +1,12 @@
-"""``modelmesh.file.v1``: one JSON object per line, appended to a file (``observability.path``)."""
+"""``modelmesh.file.v1``: one JSON object per line, appended to a file (``observability.path``).
+
+A file it creates is readable by its owner only (0600); an existing file keeps its mode.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -17,7 +21,9 @@ class FileObserver:
     def __init__(self, path: str | None = None, **_options: Any) -> None:
         self.path = Path(path or DEFAULT_PATH)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = self.path.open("a", encoding="utf-8", buffering=1)
+        # Events quote provider errors: a new file is readable by its owner only.
+        descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._file = os.fdopen(descriptor, "a", encoding="utf-8", buffering=1)
         self._lock = threading.Lock()
 
     def emit(self, event: dict[str, Any]) -> None:

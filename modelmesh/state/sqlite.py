@@ -175,6 +175,10 @@ class _Transaction:
 
 
 def _connect(path: Path, busy_timeout_s: float) -> sqlite3.Connection:
+    # Standby reasons quote providers; the file is created for its owner only (SQLite gives its -wal
+    # and -shm files the database file's mode).
+    if str(path) != ":memory:":
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
     # isolation_level=None: no implicit transactions; _Transaction issues BEGIN/COMMIT itself.
     conn = sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
