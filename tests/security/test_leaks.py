@@ -6,9 +6,8 @@ a client over a local fake whose every answer is a 401 that echoes the key, as s
 request then fails, and the canary, in each of its encodings, must appear in none of: the reprs of
 the public objects, the exception (its text, body, response, causes and traceback), the console or
 JSONL output, Python logging at DEBUG, pickles, the proxy's replies and logs, ``pool_status()``, the
-CLI's status view and the SQLite state file. Where the engine still stores provider text unredacted
-(issue 9, finding 3), the assertion is an ``xfail(strict=True)``, so it turns red the moment the engine
-is fixed.
+CLI's status view and the SQLite state file (provider text enters state only through the routing
+run's redaction: issue 9, finding 3).
 """
 
 from __future__ import annotations
@@ -36,7 +35,6 @@ from modelmesh.config import MeshConfig
 from modelmesh.redaction import encodings
 from modelmesh.testing import FakeProvider, Fault
 
-FINDING_3 = "finding 3: redaction at the failure boundary (engine)"
 WAYS = ["env", "api_keys", "secrets_env", "secrets_dotenv", "literal", "header", "quick_provider", "newline"]
 
 
@@ -177,12 +175,10 @@ def test_no_key_in_pickles(planted: Planted) -> None:
         planted.assert_absent(pickle.dumps(item), f"a pickle of {type(item).__name__}")
 
 
-@pytest.mark.xfail(strict=True, reason=FINDING_3)
 def test_no_key_in_pool_status(planted: Planted) -> None:
     planted.assert_absent(repr(planted.client.pool_status()), "pool_status()")
 
 
-@pytest.mark.xfail(strict=True, reason=FINDING_3)
 def test_no_key_in_the_cli_status_view(planted: Planted) -> None:
     buffer = io.StringIO()
     console = Console(file=buffer, width=300, color_system=None)
@@ -191,7 +187,6 @@ def test_no_key_in_the_cli_status_view(planted: Planted) -> None:
     planted.assert_absent(buffer.getvalue(), "modelmesh status")
 
 
-@pytest.mark.xfail(strict=True, reason=FINDING_3)
 def test_no_key_in_the_sqlite_state_file(planted: Planted) -> None:
     data = b"".join(path.read_bytes() for path in planted.tmp.glob("state.sqlite3*"))
     planted.assert_absent(data, "the SQLite state file")
