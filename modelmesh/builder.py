@@ -20,6 +20,9 @@ from modelmesh.mesh import ModelMesh
 from modelmesh.quotas import build_quota_book
 from modelmesh.registry import CONNECTORS, OBSERVABILITY, STATE_STORES, STRATEGIES
 from modelmesh.routing.pool import Pool
+from modelmesh.state.base import StateStore
+from modelmesh.state.guarded import GuardedStore
+from modelmesh.state.memory import MemoryStateStore
 from modelmesh.types import ModelSpec, ProviderEndpoint
 
 if TYPE_CHECKING:
@@ -64,7 +67,12 @@ def build_mesh(
         name: _pool(name, pool_config, list(models.values()), providers, tree)
         for name, pool_config in config.pools.items()
     }
-    store = STATE_STORES.get(config.storage.store, path="storage.store")(**_store_options(config))
+    store_cls = STATE_STORES.get(config.storage.store, path="storage.store")
+    options = _store_options(config)
+    if store_cls is MemoryStateStore:
+        store: StateStore = store_cls(**options)
+    else:  # a fault in a persistent store degrades routing to local state instead of failing requests
+        store = GuardedStore(lambda: store_cls(**options), name=config.storage.store)
     observer = OBSERVABILITY.get(config.observability.connector, path="observability.connector")(
         path=config.observability.path, **config.observability.options
     )

@@ -75,6 +75,7 @@ class SQLiteStateStore:
         if self.path.parent != Path():
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._connection()  # create the file and schema now, so a bad path fails at build time
+        self._identity = _identity(self.path)
 
     # -- protocol ------------------------------------------------------------------------------------
 
@@ -112,6 +113,12 @@ class SQLiteStateStore:
         for handle in handles:
             handle.conn.close()
 
+    def verify(self) -> None:
+        """Raise when the file was deleted or replaced since it was opened: SQLite would silently go on
+        with the unlinked file (or another process would create a new one), and processes would diverge."""
+        if str(self.path) != ":memory:" and _identity(self.path) != self._identity:
+            raise sqlite3.OperationalError(f"the state file {str(self.path)!r} was deleted or replaced")
+
     def __repr__(self) -> str:
         return f"SQLiteStateStore(path={str(self.path)!r}, prefix={self.prefix!r})"
 
@@ -147,6 +154,14 @@ class SQLiteStateStore:
             self._handles.add(handle)
         self._local.handle = handle
         return conn
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 class _Transaction:
