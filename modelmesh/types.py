@@ -48,11 +48,11 @@ class ModelSpec:
     max_output_tokens: int | None = None
     input_price: float | None = None  # USD per 1M input tokens
     output_price: float | None = None  # USD per 1M output tokens
+    # The dotted, mesh-wide unique name (``openai.gpt-4o``), computed once: routing reads it constantly.
+    key: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def key(self) -> str:
-        """The dotted, mesh-wide unique name: ``openai.gpt-4o``."""
-        return f"{self.provider}.{self.id}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", f"{self.provider}.{self.id}")
 
     @property
     def price_per_token(self) -> float | None:

@@ -7,7 +7,8 @@ tries them in that order. A policy is built once per pool from its ``PoolConfig`
 from __future__ import annotations
 
 import statistics
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from modelmesh.routing.health import used_fraction
 from modelmesh.routing.pool import SelectionContext
@@ -16,9 +17,13 @@ from modelmesh.types import ModelSpec
 if TYPE_CHECKING:
     from modelmesh.config import PoolConfig
 
+V = TypeVar("V")
+
 
 class BasePolicy:
     """Pool order, no memory. Subclasses override ``order`` and, when they remember, ``on_success``."""
+
+    lazy = True  # see SelectionPolicy.lazy
 
     def __init__(self, config: PoolConfig | None = None) -> None:
         self.config = config
@@ -42,6 +47,8 @@ class StickUntilFailurePolicy(BasePolicy):
             chosen = next((m for m in rotated if ctx.is_active(m)), None)
             if chosen is not None and chosen.key != current:
                 ctx.store.update_pool(pool.name, lambda s: setattr(s, "current", chosen.key))
+        if candidates is pool.models:
+            return rotated  # the whole pool, health checked lazily by the run
         allowed = {m.key for m in candidates}
         return [m for m in rotated if m.key in allowed]
 
@@ -58,8 +65,17 @@ class PrioritySelectionPolicy(BasePolicy):
         self.fallback: BasePolicy = (
             BasePolicy(config) if fallback_cls is PrioritySelectionPolicy else fallback_cls(config)
         )
+        self.lazy = self.fallback.lazy
+        self._split = _PerPool[tuple[list[ModelSpec], list[ModelSpec]]]()  # (ranked, rest)
 
     def order(self, ctx: SelectionContext, candidates: list[ModelSpec]) -> list[ModelSpec]:
+        if candidates is ctx.pool.models:  # the whole pool: its split never changes, so it is kept
+            ranked, rest = self._split.get(candidates, self._ranked)
+        else:
+            ranked, rest = self._ranked(candidates)
+        return ranked + self.fallback.order(ctx, rest)
+
+    def _ranked(self, candidates: list[ModelSpec]) -> tuple[list[ModelSpec], list[ModelSpec]]:
         models = list(getattr(self.config, "model_priority", []) or [])
         providers = list(getattr(self.config, "provider_priority", []) or [])
 
@@ -70,11 +86,13 @@ class PrioritySelectionPolicy(BasePolicy):
         ranked = [m for m in candidates if rank(m) != (len(models), len(providers))]
         ranked.sort(key=rank)
         rest = [m for m in candidates if m not in ranked]
-        return ranked + self.fallback.order(ctx, rest)
+        return ranked, rest
 
 
 class RoundRobinPolicy(BasePolicy):
     """Cycle over the active models, one step per request."""
+
+    lazy = False  # the cycle is over the usable models, so it needs to know them all
 
     def order(self, ctx: SelectionContext, candidates: list[ModelSpec]) -> list[ModelSpec]:
         if not candidates:
@@ -91,16 +109,38 @@ class RoundRobinPolicy(BasePolicy):
 class CostFirstPolicy(BasePolicy):
     """Cheapest first by input + output price per token; an unknown price ranks last."""
 
-    def order(self, ctx: SelectionContext, candidates: list[ModelSpec]) -> list[ModelSpec]:
-        def cost(model: ModelSpec) -> tuple[bool, float]:
-            price = model.price_per_token
-            return price is None, price or 0.0
+    def __init__(self, config: PoolConfig | None = None) -> None:
+        super().__init__(config)
+        self._sorted = _PerPool[list[ModelSpec]]()  # the whole pool by price (static)
 
-        return sorted(candidates, key=cost)
+    def order(self, ctx: SelectionContext, candidates: list[ModelSpec]) -> list[ModelSpec]:
+        if candidates is not ctx.pool.models:
+            return sorted(candidates, key=_cost)
+        return list(self._sorted.get(candidates, lambda models: sorted(models, key=_cost)))
+
+
+class _PerPool(Generic[V]):
+    """A value computed once per pool member list (a pool and its per-endpoint views share a policy)."""
+
+    def __init__(self) -> None:
+        self._values: dict[int, tuple[list[ModelSpec], V]] = {}
+
+    def get(self, models: list[ModelSpec], compute: Callable[[list[ModelSpec]], V]) -> V:
+        entry = self._values.get(id(models))
+        if entry is None or entry[0] is not models:
+            entry = self._values[id(models)] = (models, compute(models))
+        return entry[1]
+
+
+def _cost(model: ModelSpec) -> tuple[bool, float]:
+    price = model.price_per_token
+    return price is None, price or 0.0
 
 
 class LatencyFirstPolicy(BasePolicy):
     """Lowest median of recent latencies first; an unmeasured model is given the median of the rest."""
+
+    lazy = False
 
     def order(self, ctx: SelectionContext, candidates: list[ModelSpec]) -> list[ModelSpec]:
         medians: dict[str, float] = {}
@@ -113,6 +153,8 @@ class LatencyFirstPolicy(BasePolicy):
 
 
 class SessionStickinessPolicy(BasePolicy):
+    lazy = False  # new sessions are spread round-robin over the usable models
+
     """Keep a session on one model while it is active; ``strict`` fails, ``fallback`` rebinds when not."""
 
     def order(self, ctx: SelectionContext, candidates: list[ModelSpec]) -> list[ModelSpec]:
@@ -146,6 +188,8 @@ class SessionStickinessPolicy(BasePolicy):
 class RateLimitAwarePolicy(StickUntilFailurePolicy):
     """Stick to one model, but move off it before its rate-limit headroom runs out (threshold used)."""
 
+    lazy = False
+
     def order(self, ctx: SelectionContext, candidates: list[ModelSpec]) -> list[ModelSpec]:
         threshold = float(getattr(self.config, "rate_limit_threshold", 0.8) or 0.8)
 
@@ -160,6 +204,8 @@ class RateLimitAwarePolicy(StickUntilFailurePolicy):
 
 class LoadBalancedPolicy(BasePolicy):
     """Weighted random order, weights in proportion to rate-limit headroom (unknown headroom = full)."""
+
+    lazy = False
 
     def order(self, ctx: SelectionContext, candidates: list[ModelSpec]) -> list[ModelSpec]:
         remaining = list(candidates)

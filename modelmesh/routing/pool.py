@@ -16,6 +16,11 @@ if TYPE_CHECKING:
 class SelectionPolicy(Protocol):
     """Orders the candidates of one request; the run tries them in that order."""
 
+    #: True when ``order`` may be given the whole pool unfiltered: the run then checks health lazily,
+    #: down the order, so a request costs the same whatever the pool's size. False: ``order`` gets only
+    #: the usable candidates (a policy that needs every model's health, like round-robin or latency).
+    lazy: bool
+
     def order(self, ctx: SelectionContext, candidates: list[ModelSpec]) -> list[ModelSpec]: ...
 
     def on_success(self, ctx: SelectionContext, model: ModelSpec) -> None: ...
@@ -28,12 +33,40 @@ class Pool:
     models: list[ModelSpec]
     config: PoolConfig
     policy: SelectionPolicy
+    keys: list[str] = field(init=False, repr=False)
+    _index: dict[str, int] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.keys = [model.key for model in self.models]
+        self._index = {}
+        for index, model in enumerate(self.models):
+            self._index.setdefault(model.key, index)
 
     def index_of(self, key: str) -> int:
-        for index, model in enumerate(self.models):
-            if model.key == key:
-                return index
-        return -1
+        return self._index.get(key, -1)
+
+
+class ModelStates:
+    """One request's view of model health: each record is read from the store when first needed, then
+    kept, so a policy that looks at one model costs one read however large the pool."""
+
+    __slots__ = ("_cache", "_store")
+
+    def __init__(self, store: StateStore) -> None:
+        self._store = store
+        self._cache: dict[str, ModelState] = {}
+
+    def get(self, key: str) -> ModelState:
+        state = self._cache.get(key)
+        if state is None:
+            state = self._cache[key] = self._store.read_models([key])[key]
+        return state
+
+    def prefetch(self, keys: list[str]) -> None:
+        """Read these records in one store call (for a policy that looks at every candidate)."""
+        missing = [key for key in keys if key not in self._cache]
+        if missing:
+            self._cache.update(self._store.read_models(missing))
 
 
 @dataclass(slots=True)
@@ -42,7 +75,7 @@ class SelectionContext:
 
     pool: Pool
     store: StateStore
-    states: dict[str, ModelState]
+    states: ModelStates
     providers: dict[str, ProviderEndpoint]
     now: float
     rng: random.Random
@@ -59,7 +92,6 @@ class SelectionContext:
 
     def is_active(self, model: ModelSpec) -> bool:
         """Healthy by its own record and its provider's (request suitability aside)."""
-        state = self.states.get(model.key)
-        if state is not None and not state.is_active(self.now):
+        if not self.states.get(model.key).is_active(self.now):
             return False
         return self.provider_state(model.provider).is_active(self.now)

@@ -19,7 +19,7 @@ from modelmesh.connectors.base import Failure, FailureKind, InboundRequest
 from modelmesh.routing import health
 from modelmesh.routing.continuation import PREFILL, continuation_request
 from modelmesh.routing.failures import deadline_failure, no_model_failure, with_attempts
-from modelmesh.routing.pool import Pool, SelectionContext
+from modelmesh.routing.pool import ModelStates, Pool, SelectionContext
 from modelmesh.routing.requirements import Requirements, requirements_of
 from modelmesh.routing.retry import backoff_s
 from modelmesh.routing.steps import Attempt, AttemptRecord, Exhausted, Observer, RoutingEnv, Wait
@@ -51,6 +51,7 @@ class RoutingRun:
     _suspects: set[str] = field(default_factory=set)  # providers whose endpoint failed in this request
     _panic: bool = False  # every usable model is benched for failures: tried anyway, best record first
     _caller_deadline: float = float("inf")
+    _ctx: SelectionContext | None = None  # the health view the last choice was made on
     continuations: int = 0
 
     def __post_init__(self) -> None:
@@ -98,7 +99,7 @@ class RoutingRun:
         self.env.store.update_model(attempt.model.key, lambda s: health.record_success(s, latency, headers))
         if self.env.quotas:
             self.env.quotas.count(self.env.store, self.pool.name, attempt.model, {"requests": 1}, now)
-        self.pool.policy.on_success(self._context(now), attempt.model)
+        self.pool.policy.on_success(self._ctx or self._context(now), attempt.model)
         self.answered_by = attempt.model
         self._emit_attempt(attempt, "ok", 200, latency)
 
@@ -235,40 +236,42 @@ class RoutingRun:
         ctx: SelectionContext | None = None
         if self._queue is None:
             ctx = self._context(now)
-            candidates = [m for m in self.pool.models if self._usable(m, ctx, now)]
-            self._queue = self.pool.policy.order(ctx, candidates)
-            if self._queue:
-                self._emit(
-                    {
-                        "event": "decision",
-                        "pool": self.pool.name,
-                        "model": self._queue[0].key,
-                        "candidates": len(candidates),
-                    }
-                )
+            if getattr(self.pool.policy, "lazy", False):
+                candidates = self.pool.models  # health is checked lazily below, down the order
+            else:
+                ctx.states.prefetch(self.pool.keys)  # one store read for a policy that weighs every model
+                candidates = [m for m in self.pool.models if self._usable(m, ctx, now)]
+            self._queue = list(self.pool.policy.order(ctx, candidates))
         segment = self.records[self._segment_start :]
         tried = {r.model for r in segment}
         failed_providers = {r.provider for r in segment if r.outcome != "ok"}
-        # A provider that just failed one model is likely down for its others: try other providers first.
-        self._queue.sort(key=lambda m: (m.key == self._broken, m.provider in failed_providers))
+        if failed_providers or self._broken is not None:
+            # A provider that just failed one model is likely down for its others: try others first.
+            self._queue.sort(key=lambda m: (m.key == self._broken, m.provider in failed_providers))
         while self._queue:
             model = self._queue.pop(0)
             if model.key in tried or model.provider in self._suspects:
                 continue
             ctx = ctx or self._context(now)  # fresh health after a failed attempt, else the order's
             if self._panic or (self._usable(model, ctx, now) and self._probe(model, ctx, now)):
-                if self.records:
-                    self._emit(
-                        {
-                            "event": "failover",
-                            "pool": self.pool.name,
-                            "from": self.records[-1].model,
-                            "to": model.key,
-                            "reason": self._last.kind.value if self._last else None,
-                        }
-                    )
+                self._ctx = ctx
+                self._emit_choice(model)
                 return model
         return self._enter_panic(now) if not self._panic and not tried else None
+
+    def _emit_choice(self, model: ModelSpec) -> None:
+        if not self.records:
+            self._emit({"event": "decision", "pool": self.pool.name, "model": model.key})
+        else:
+            self._emit(
+                {
+                    "event": "failover",
+                    "pool": self.pool.name,
+                    "from": self.records[-1].model,
+                    "to": model.key,
+                    "reason": self._last.kind.value if self._last else None,
+                }
+            )
 
     def _enter_panic(self, now: float) -> ModelSpec | None:
         """Envoy's panic threshold: when every model the request could use is benched for failures (not
@@ -276,15 +279,15 @@ class RoutingRun:
         recent record first, rather than refuse at once while some of them may still answer."""
         ctx = self._context(now)
         benched = []
+        ctx.states.prefetch(self.pool.keys)
         for model in self.pool.models:
             state = ctx.states.get(model.key)
             provider = ctx.provider_state(model.provider)
             if not provider.is_active(now) or self.requirements.unmet(model) is not None:
                 continue
-            if state is not None and state.standby_cause == "failures" and not state.is_active(now):
+            benched_for_failures = state.standby_cause == "failures" and not state.is_active(now)
+            if benched_for_failures or (provider.is_suspected(now) and state.is_active(now)):
                 benched.append((health.panic_rank(state), model))
-            elif provider.is_suspected(now) and (state is None or state.is_active(now)):
-                benched.append((health.panic_rank(state) if state else 0.0, model))
         if not benched or (self.env.quotas and self._quota):
             return None
         benched.sort(key=lambda pair: pair[0])
@@ -294,8 +297,7 @@ class RoutingRun:
 
     def _probe(self, model: ModelSpec, ctx: SelectionContext, now: float) -> bool:
         """A half-open model takes one probe at a time; concurrent requests go elsewhere meanwhile."""
-        state = ctx.states.get(model.key)
-        if state is None or not state.is_half_open(now):
+        if not ctx.states.get(model.key).is_half_open(now):
             return True  # the hot path: no write, no lock
         timeouts = self.pool.config.timeouts
         lease = min(timeouts.total_s, timeouts.connect_s + max(timeouts.read_s, timeouts.first_token_s))
@@ -314,12 +316,12 @@ class RoutingRun:
 
     def _usable(self, model: ModelSpec, ctx: SelectionContext, now: float) -> bool:
         state = ctx.states.get(model.key)
-        if state is not None and not state.is_ready(now):
+        if not state.is_ready(now):
             return False
         if not ctx.is_active(model) or ctx.provider_state(model.provider).is_suspected(now):
             return False
         if self.env.quotas:
-            spent = self.env.quotas.model_blocked(self.env.store, model, state.quota if state else {}, now)
+            spent = self.env.quotas.model_blocked(self.env.store, model, state.quota, now)
             if spent is not None:
                 self._quota[model.key] = (spent.reason, spent.back_at)
                 return False
@@ -331,7 +333,7 @@ class RoutingRun:
 
     def _context(self, now: float) -> SelectionContext:
         env = self.env
-        states = env.store.read_models([m.key for m in self.pool.models])
+        states = ModelStates(env.store)
         return SelectionContext(self.pool, env.store, states, env.providers, now, env.rng, self.session_id)
 
     def _attempt(self, model: ModelSpec, now: float) -> Attempt:
