@@ -58,10 +58,7 @@ def format_event(event: dict[str, Any]) -> tuple[str, str]:
         )
         return line, _COLOURS["ok"] if outcome == "ok" else "33"
     if kind == "decision":
-        return (
-            f"[modelmesh] {pool}: selected {event.get('model')} of {event.get('candidates')} candidates",
-            "34",
-        )
+        return f"[modelmesh] {pool}: selected {event.get('model')}", "34"
     if kind == "failover":
         return (
             f"[modelmesh] {pool}: failover {event.get('from')} -> {event.get('to')} ({event.get('reason')})",

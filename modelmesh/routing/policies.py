@@ -40,7 +40,7 @@ class StickUntilFailurePolicy(BasePolicy):
 
     def order(self, ctx: SelectionContext, candidates: list[ModelSpec]) -> list[ModelSpec]:
         pool = ctx.pool
-        current = ctx.store.read_pool(pool.name).current
+        current = ctx.pool_record().current
         start = max(pool.index_of(current), 0) if current else 0
         rotated = pool.models[start:] + pool.models[:start]
         if current is None or not ctx.is_active(rotated[0]):
@@ -161,7 +161,7 @@ class SessionStickinessPolicy(BasePolicy):
         spread = RoundRobinPolicy(self.config)
         if ctx.session_id is None:
             return spread.order(ctx, candidates)
-        bound = ctx.store.read_pool(ctx.pool.name).sessions.get(ctx.session_id)
+        bound = ctx.pool_record().sessions.get(ctx.session_id)
         if bound is None or bound[1] <= ctx.now:
             return spread.order(ctx, candidates)  # a new session: spread new sessions over the pool
         model = next((m for m in candidates if m.key == bound[0]), None)

@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from modelmesh.state.base import ModelState, ProviderState, StateStore
+from modelmesh.state.base import ModelState, PoolState, ProviderState, StateStore
 from modelmesh.types import ModelSpec, ProviderEndpoint
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ class Pool:
     models: list[ModelSpec]
     config: PoolConfig
     policy: SelectionPolicy
+    last_choice: str | None = None  # the model that answered last: read with the pool's record up front
     keys: list[str] = field(init=False, repr=False)
     _index: dict[str, int] = field(init=False, repr=False)
 
@@ -52,9 +53,9 @@ class ModelStates:
 
     __slots__ = ("_cache", "_store")
 
-    def __init__(self, store: StateStore) -> None:
+    def __init__(self, store: StateStore, known: dict[str, ModelState] | None = None) -> None:
         self._store = store
-        self._cache: dict[str, ModelState] = {}
+        self._cache: dict[str, ModelState] = known if known is not None else {}
 
     def get(self, key: str) -> ModelState:
         state = self._cache.get(key)
@@ -82,6 +83,13 @@ class SelectionContext:
     session_id: str | None = None
     extras: dict[str, Any] = field(default_factory=dict)
     _provider_states: dict[str, ProviderState] = field(default_factory=dict)
+    _pool_state: PoolState | None = None
+
+    def pool_record(self) -> PoolState:
+        """The pool's own record (current model, cursor, sessions), read once per context."""
+        if self._pool_state is None:
+            self._pool_state = self.store.read_pool(self.pool.name)
+        return self._pool_state
 
     def provider_state(self, name: str) -> ProviderState:
         """The provider's record, read once per context however many of its models are looked at."""

@@ -23,6 +23,7 @@ from modelmesh.routing.pool import ModelStates, Pool, SelectionContext
 from modelmesh.routing.requirements import Requirements, requirements_of
 from modelmesh.routing.retry import backoff_s
 from modelmesh.routing.steps import Attempt, AttemptRecord, Exhausted, Observer, RoutingEnv, Wait
+from modelmesh.state.base import read_snapshot
 from modelmesh.types import ModelSpec
 
 
@@ -101,6 +102,7 @@ class RoutingRun:
             self.env.quotas.count(self.env.store, self.pool.name, attempt.model, {"requests": 1}, now)
         self.pool.policy.on_success(self._ctx or self._context(now), attempt.model)
         self.answered_by = attempt.model
+        self.pool.last_choice = attempt.model.key
         self._emit_attempt(attempt, "ok", 200, latency)
 
     def unsupported(self, attempt: Attempt, reason: str) -> None:
@@ -332,9 +334,23 @@ class RoutingRun:
         return True
 
     def _context(self, now: float) -> SelectionContext:
-        env = self.env
-        states = ModelStates(env.store)
-        return SelectionContext(self.pool, env.store, states, env.providers, now, env.rng, self.session_id)
+        env, pool = self.env, self.pool
+        # One read for what the decision usually needs: the pool's record and the model that answered
+        # last (stick-until-failure's current) with its provider; anything else is read if looked at.
+        index = pool.index_of(pool.last_choice) if pool.last_choice else 0
+        guess = pool.models[max(index, 0)]
+        snap = read_snapshot(env.store, [guess.key], [guess.provider], [pool.name])
+        return SelectionContext(
+            pool,
+            env.store,
+            ModelStates(env.store, snap.models),
+            env.providers,
+            now,
+            env.rng,
+            self.session_id,
+            _provider_states=snap.providers,
+            _pool_state=snap.pools[pool.name],
+        )
 
     def _attempt(self, model: ModelSpec, now: float) -> Attempt:
         provider = self.env.providers[model.provider]

@@ -1,8 +1,10 @@
 """What routing remembers between requests, and the store protocol that holds it.
 
 A store gives atomic read-modify-write on three small records: a model's health, a provider's health and
-a pool's cursor/current/session map. Memory, SQLite and Redis stores implement the same protocol; the
-routing core never knows which one it has. Times are wall-clock seconds (``time.time``) so that
+a pool's cursor/current/session map. A store may also offer ``snapshot(models, providers, pools)``, the
+records a routing decision starts from in one round trip (``read_snapshot`` falls back to single
+reads). Memory, SQLite and Redis stores implement the same protocol; the routing core never knows which
+one it has. Times are wall-clock seconds (``time.time``) so that
 persisted cooldowns mean the same thing after a restart.
 """
 
@@ -75,6 +77,29 @@ class PoolState:
     cursor: int = 0
     sessions: dict[str, tuple[str, float]] = field(default_factory=dict)  # id -> (model key, expires)
     quota: dict[str, list[list[float]]] = field(default_factory=dict)  # the pool budget's counters
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """The records one routing decision starts from, read together (one round trip where the store can)."""
+
+    models: dict[str, ModelState]
+    providers: dict[str, ProviderState]
+    pools: dict[str, PoolState]
+
+
+def read_snapshot(
+    store: StateStore, models: Sequence[str], providers: Sequence[str], pools: Sequence[str]
+) -> Snapshot:
+    """``store.snapshot(...)`` when the store has it (one round trip), else one read per record."""
+    snapshot = getattr(store, "snapshot", None)
+    if snapshot is not None:
+        return snapshot(models, providers, pools)
+    return Snapshot(
+        store.read_models(models) if models else {},
+        {name: store.read_provider(name) for name in providers},
+        {name: store.read_pool(name) for name in pools},
+    )
 
 
 class StateStore(Protocol):

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from modelmesh.state.base import ModelState, PoolState, ProviderState, StateStore
+from modelmesh.state.base import ModelState, PoolState, ProviderState, Snapshot, StateStore, read_snapshot
 from modelmesh.state.memory import MemoryStateStore
 
 T = TypeVar("T")
@@ -82,6 +82,9 @@ class GuardedStore:
     def update_pool(self, name: str, fn: Callable[[PoolState], T]) -> T:
         return self._call("update_pool", name, fn)
 
+    def snapshot(self, models: Sequence[str], providers: Sequence[str], pools: Sequence[str]) -> Snapshot:
+        return self._call("snapshot", models, providers, pools)
+
     def close(self) -> None:
         if self._inner is not None:
             try:
@@ -96,9 +99,11 @@ class GuardedStore:
         if self._degraded and not self._recovered():
             return getattr(self._local, method)(*args)
         inner = self._inner
+        assert inner is not None  # never opened means degraded until a probe opens it
         try:
             self._verify(inner)
-            result = getattr(inner, method)(*args)
+            call = (lambda *a: read_snapshot(inner, *a)) if method == "snapshot" else getattr(inner, method)
+            result = call(*args)
         except Exception as exc:
             self._degrade(exc)
             return getattr(self._local, method)(*args)

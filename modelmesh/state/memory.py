@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from modelmesh.state.base import ModelState, PoolState, ProviderState
+from modelmesh.state.base import ModelState, PoolState, ProviderState, Snapshot
 
 T = TypeVar("T")
 
@@ -54,6 +54,13 @@ class MemoryStateStore:
             if state is None:
                 state = self._pools[name] = PoolState()
             return fn(state)
+
+    def snapshot(self, models: Sequence[str], providers: Sequence[str], pools: Sequence[str]) -> Snapshot:
+        return Snapshot(
+            self.read_models(models),
+            {name: self.read_provider(name) for name in providers},
+            {name: self.read_pool(name) for name in pools},
+        )
 
     def close(self) -> None:
         pass

@@ -31,7 +31,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
-from modelmesh.state.base import ModelState, PoolState, ProviderState
+from modelmesh.state.base import ModelState, PoolState, ProviderState, Snapshot
 from modelmesh.state.codec import R, Record, copy_into, decode, encode
 from modelmesh.state.memory import MemoryStateStore
 
@@ -92,6 +92,9 @@ class RedisStateStore:
         self._degraded = False
         self._next_probe = 0.0
         self._touched: set[tuple[str, str]] = set()  # records changed while degraded
+        # The text last read or written per key: an update first tries its compare-and-set against it,
+        # which saves the GET round trip whenever no other process wrote the record in between.
+        self._seen: dict[str, str | None] = {}
 
     @property
     def degraded(self) -> bool:
@@ -108,13 +111,41 @@ class RedisStateStore:
         except _UNREACHABLE as exc:
             self._degrade(exc)
             return self._local.read_models(keys)
-        states = {key: decode(ModelState, value) for key, value in zip(keys, values, strict=True)}
-        for key, state in states.items():
+        states: dict[str, ModelState] = {}
+        for key, value in zip(keys, values, strict=True):
+            text = self._seen[self._key("model", key)] = None if value is None else value.decode()
+            states[key] = state = decode(ModelState, text)
             self._mirror("model", key, state)
         return states
 
     def update_model(self, key: str, fn: Callable[[ModelState], T]) -> T:
         return self._update("model", key, ModelState, fn)
+
+    def snapshot(self, models: Sequence[str], providers: Sequence[str], pools: Sequence[str]) -> Snapshot:
+        """The records in one MGET (a routing decision's one read)."""
+        wanted = (
+            [("model", k) for k in models]
+            + [("provider", p) for p in providers]
+            + [("pool", p) for p in pools]
+        )
+        if not wanted or not self._use_shared():
+            return self._local.snapshot(models, providers, pools)
+        keys = [self._key(kind, name) for kind, name in wanted]
+        try:
+            values = cast("list[bytes | None]", self._client.mget(keys))
+        except _UNREACHABLE as exc:
+            self._degrade(exc)
+            return self._local.snapshot(models, providers, pools)
+        snapshot = Snapshot({}, {}, {})
+        into = {"model": snapshot.models, "provider": snapshot.providers, "pool": snapshot.pools}
+        classes = {"model": ModelState, "provider": ProviderState, "pool": PoolState}
+        for (kind, name), key, value in zip(wanted, keys, values, strict=True):
+            text = None if value is None else value.decode()
+            self._seen[key] = text
+            state = decode(classes[kind], text)
+            into[kind][name] = state  # type: ignore[index]
+            self._mirror(kind, name, state)
+        return snapshot
 
     def read_provider(self, name: str) -> ProviderState:
         return self._read("provider", name, ProviderState)
@@ -141,7 +172,10 @@ class RedisStateStore:
     def _read(self, kind: str, name: str, cls: type[R]) -> R:
         if self._use_shared():
             try:
-                state = decode(cls, cast("bytes | None", self._client.get(self._key(kind, name))))
+                key = self._key(kind, name)
+                value = cast("bytes | None", self._client.get(key))
+                text = self._seen[key] = None if value is None else value.decode()
+                state = decode(cls, text)
             except _UNREACHABLE as exc:
                 self._degrade(exc)
             else:
@@ -167,16 +201,22 @@ class RedisStateStore:
         key = self._key(kind, name)
         attempt = 0
         while True:
-            raw = cast("bytes | None", self._client.get(key))
-            before = None if raw is None else raw.decode()
+            optimistic = attempt == 0 and key in self._seen
+            if optimistic:
+                before = self._seen[key]  # the CAS below catches a stale text
+            else:
+                raw = cast("bytes | None", self._client.get(key))
+                before = None if raw is None else raw.decode()
             state = decode(cls, before)
             result = fn(state)
             after = encode(state)
-            if after == (_DEFAULTS[kind] if before is None else before):
+            if after == (_DEFAULTS[kind] if before is None else before) and not optimistic:
                 return result, state  # nothing changed: no write, nothing to race with
             args = ("0", "", after) if before is None else ("1", before, after)
             if self._cas(keys=[key], args=args):
+                self._seen[key] = after
                 return result, state
+            self._seen.pop(key, None)
             attempt += 1
             if attempt > 2:  # heavy contention on one key: spread the retries out a little
                 time.sleep(random.uniform(0, min(0.0005 * attempt, 0.01)))

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Final, TypeVar
 
-from modelmesh.state.base import ModelState, PoolState, ProviderState
+from modelmesh.state.base import ModelState, PoolState, ProviderState, Snapshot
 from modelmesh.state.codec import R, decode, encode
 
 T = TypeVar("T")
@@ -91,6 +91,13 @@ class SQLiteStateStore:
 
     def update_model(self, key: str, fn: Callable[[ModelState], T]) -> T:
         return self._update("model", key, ModelState, fn)
+
+    def snapshot(self, models: Sequence[str], providers: Sequence[str], pools: Sequence[str]) -> Snapshot:
+        return Snapshot(
+            self.read_models(models) if models else {},
+            {name: self.read_provider(name) for name in providers},
+            {name: self.read_pool(name) for name in pools},
+        )
 
     def read_provider(self, name: str) -> ProviderState:
         return decode(ProviderState, self._read("provider", name))
