@@ -188,10 +188,9 @@ def _not_an_answer(message: str) -> ConnectorError:
 
 
 def whole_answer(
-    run: RoutingRun, attempt: Attempt, upstream: httpx2.Response, content: bytes, usage: dict[str, Any] | None
+    run: RoutingRun, attempt: Attempt, upstream: httpx2.Response, content: bytes
 ) -> httpx2.Response:
-    """The caller's response for a checked whole answer; the run is accounted here, once."""
-    run.env.request_finished(run, attempt, content, usage=usage)
+    """The caller's response for a checked whole answer (accounted by the flow, once)."""
     return httpx2.Response(
         upstream.status_code, headers=answer_headers(run, attempt, upstream), content=content
     )

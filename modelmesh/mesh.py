@@ -24,6 +24,7 @@ from modelmesh.redaction import Redactor
 from modelmesh.routing.pool import Pool
 from modelmesh.routing.run import Attempt, Exhausted, Observer, RoutingRun
 from modelmesh.state.base import StateStore
+from modelmesh.state.memory import MemoryStateStore
 from modelmesh.streaming import StreamMonitor
 from modelmesh.types import Endpoint, ModelSpec, ProviderEndpoint
 from modelmesh.usage import UsageLedger, billable_amounts
@@ -85,6 +86,8 @@ class ModelMesh:
         self.rng = rng or random.Random()
         self.usage = UsageLedger()
         self.quotas = quotas or QuotaBook()
+        # Anything but the in-process store does I/O: async callers run routing calls off the loop.
+        self.store_blocks = not isinstance(store, MemoryStateStore)
         self._degraded = False
         self._strategies = strategies or {}
         self._views: dict[tuple[str, Endpoint], Pool] = {}

@@ -1,7 +1,8 @@
 """The vocabulary between the request flow and its drivers.
 
 The flow yields a command and receives its result: ``Send`` -> the provider's ``httpx2.Response`` (head
-only), ``Read`` -> the next body chunk or ``None`` at the end, ``Sleep`` and ``Close`` -> ``None``. An
+only), ``Read`` -> the next body chunk or ``None`` at the end, ``Sleep`` and ``Close`` -> ``None``,
+``Decide`` -> what the routing call returned (every call that may touch the state store is one). An
 exception raised while a driver carries out a command is thrown back into the flow at that ``yield``,
 where the failure boundary classifies it. ``Respond`` and ``RespondStream`` hand the caller's answer
 out; after a ``RespondStream`` the flow yields ``Emit`` for every piece of the body.
@@ -9,7 +10,7 @@ out; after a ``RespondStream`` the flow yields ``Emit`` for every piece of the b
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +41,15 @@ class Close:
 
 
 @dataclass(frozen=True, slots=True)
+class Decide:
+    """Call ``fn(*args)`` and send back its result: a routing step that may read or write the state
+    store. The async driver runs it off the event loop when the store does blocking I/O."""
+
+    fn: Callable[..., Any]
+    args: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Respond:
     """A complete answer for the caller (its body already in ``response``)."""
 
@@ -59,5 +69,5 @@ class Emit:
     data: bytes
 
 
-Command = Send | Read | Sleep | Close | Respond | RespondStream | Emit
+Command = Send | Read | Sleep | Close | Decide | Respond | RespondStream | Emit
 Flow = Generator[Command, Any, None]

@@ -4,7 +4,9 @@ Each is an httpx2 transport under the OpenAI SDK. It asks the mesh for a run, th
 flow's commands until the flow hands out the caller's response; a streamed response's body keeps
 driving the same flow. Whatever a command raises is thrown back into the flow (which classifies it);
 every provider response a driver opened is closed when the flow ends, however it ends. The two classes
-differ only in blocking versus awaiting, and in that an async read can be cut off at its deadline.
+differ only in blocking versus awaiting, in that an async read can be cut off at its deadline, and in
+that the async driver runs routing calls (``Decide``) in a worker thread when the state store does
+blocking I/O, so a slow SQLite file or Redis server never stalls the event loop (ADR 0002).
 """
 
 from __future__ import annotations
@@ -13,12 +15,12 @@ import asyncio
 import functools
 import ssl
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any, cast
 
 import httpx2
 
-from modelmesh.engine.commands import Close, Emit, Flow, Read, Respond, RespondStream, Send, Sleep
+from modelmesh.engine.commands import Close, Decide, Emit, Flow, Read, Respond, RespondStream, Send, Sleep
 from modelmesh.engine.flow import request_flow
 
 if TYPE_CHECKING:
@@ -93,7 +95,9 @@ class MeshTransport(httpx2.BaseTransport):
             except Exception as exc:
                 error = exc
 
-    def _execute(self, driver: _Driver, command: Send | Read | Sleep | Close) -> Any:
+    def _execute(self, driver: _Driver, command: Send | Read | Sleep | Close | Decide) -> Any:
+        if isinstance(command, Decide):
+            return command.fn(*command.args)
         if isinstance(command, Read):
             body = driver.bodies.get(id(command.upstream))
             if body is None:
@@ -145,9 +149,15 @@ class AsyncMeshTransport(httpx2.AsyncBaseTransport):
             retries=0, verify=shared_ssl_context(), limits=DEFAULT_LIMITS
         )
 
+    async def _decide(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """A routing call; off the event loop when the state store does blocking I/O (SQLite, Redis)."""
+        if self.mesh.store_blocks:
+            return await asyncio.to_thread(fn, *args)
+        return fn(*args)
+
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         await request.aread()
-        routed = self.mesh.begin(request)
+        routed = await self._decide(self.mesh.begin, request)
         if isinstance(routed, httpx2.Response):
             return routed
         driver = _Driver(request_flow(routed, request))
@@ -173,7 +183,9 @@ class AsyncMeshTransport(httpx2.AsyncBaseTransport):
             except Exception as exc:
                 error = exc
 
-    async def _execute(self, driver: _Driver, command: Send | Read | Sleep | Close) -> Any:
+    async def _execute(self, driver: _Driver, command: Send | Read | Sleep | Close | Decide) -> Any:
+        if isinstance(command, Decide):
+            return await self._decide(command.fn, *command.args)
         if isinstance(command, Read):
             body = driver.bodies.get(id(command.upstream))
             if body is None:

@@ -24,7 +24,18 @@ import httpx2
 
 from modelmesh.connectors.base import ConnectorError, Failure, FailureKind, UnsupportedRequest
 from modelmesh.engine.boundary import failure_of
-from modelmesh.engine.commands import Close, Command, Emit, Flow, Read, Respond, RespondStream, Send, Sleep
+from modelmesh.engine.commands import (
+    Close,
+    Command,
+    Decide,
+    Emit,
+    Flow,
+    Read,
+    Respond,
+    RespondStream,
+    Send,
+    Sleep,
+)
 from modelmesh.exchange import (
     answer_headers,
     checked_answer,
@@ -55,7 +66,7 @@ class _Binary:
 def request_flow(run: RoutingRun, request: httpx2.Request) -> Flow:
     """Route ``run`` to an answer; ``request`` is the SDK's, for the exceptions it must raise."""
     while True:
-        step = run.next_step()
+        step = yield Decide(run.next_step)
         if isinstance(step, Wait):
             yield Sleep(step.seconds)
             continue
@@ -65,9 +76,11 @@ def request_flow(run: RoutingRun, request: httpx2.Request) -> Flow:
         started = yield from _start(run, step)
         if started is None:
             continue
-        run.succeeded(step, started.upstream.headers)
+        yield Decide(run.succeeded, (step, started.upstream.headers))
         if isinstance(started, _Whole):
-            yield Respond(whole_answer(run, step, started.upstream, started.content, started.usage))
+            answer = whole_answer(run, step, started.upstream, started.content)
+            yield Decide(run.env.request_finished, (run, step, started.content, started.usage))
+            yield Respond(answer)
         elif isinstance(started, _Binary):
             yield RespondStream(started.upstream.status_code, answer_headers(run, step, started.upstream))
             yield from _relay_binary(run, step, started.upstream)
@@ -97,7 +110,7 @@ def _start(run: RoutingRun, attempt: Attempt) -> Sub:
     except Exception as exc:  # the failure boundary: see engine.boundary
         if upstream is not None:
             yield Close(upstream)
-        run.failed(attempt, failure_of(exc))
+        yield Decide(run.failed, (attempt, failure_of(exc)))
     return None
 
 
@@ -145,12 +158,13 @@ def _relay(run: RoutingRun, segment: Segment) -> Flow:
             if failure is None:
                 break
             yield Close(core.segment.upstream)
-            core.interrupted(failure)  # raises unless the pool resumes interrupted answers
+            yield Decide(core.interrupted, (failure,))  # raises unless the pool resumes the answer
             core.resumed(*(yield from _resume(run)))
             yield Emit(core.out(core.segment.prefix))
         yield Emit(core.tail())
+        yield Decide(core.finish)
     finally:
-        core.finish()
+        core.finish()  # once only: a no-op after the Decide above; the caller left early otherwise
 
 
 def _pump(run: RoutingRun, core: RelayCore) -> Sub:
@@ -184,7 +198,7 @@ def _pump(run: RoutingRun, core: RelayCore) -> Sub:
 def _resume(run: RoutingRun) -> Sub:
     """Drive the continuation steps to an opened segment: (segment, None), or (None, why) when exhausted."""
     while True:
-        step = run.next_step()
+        step = yield Decide(run.next_step)
         if isinstance(step, Wait):
             yield Sleep(step.seconds)
         elif isinstance(step, Exhausted):
@@ -192,7 +206,7 @@ def _resume(run: RoutingRun) -> Sub:
         else:
             started = yield from _start(run, step)
             if isinstance(started, Segment):
-                run.succeeded(step, started.upstream.headers)
+                yield Decide(run.succeeded, (step, started.upstream.headers))
                 return started, None
 
 
@@ -203,7 +217,7 @@ def _relay_binary(run: RoutingRun, attempt: Attempt, upstream: httpx2.Response) 
         if chunk is None:
             break
         yield Emit(chunk)
-    run.env.request_finished(run, attempt, b"")
+    yield Decide(run.env.request_finished, (run, attempt, b""))
 
 
 def _timeout(message: str, *, silent: bool = False) -> ConnectorError:

@@ -1,0 +1,91 @@
+"""The async client never blocks its event loop on the state store: a store that answers slowly delays
+the request, not a concurrent task's timer."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from modelmesh import create_async
+from modelmesh.state.base import ModelState, PoolState, ProviderState, StateStore
+from modelmesh.testing import FakeProvider
+
+T = TypeVar("T")
+HELLO = [{"role": "user", "content": "Hello!"}]
+DELAY_S = 0.05
+
+
+class SlowStore:
+    """Any store, answering every call ``DELAY_S`` late (a remote store under load)."""
+
+    def __init__(self, inner: StateStore) -> None:
+        self.inner = inner
+        self.calls = 0
+
+    def _slow(self) -> None:
+        self.calls += 1
+        time.sleep(DELAY_S)
+
+    def read_models(self, keys: Sequence[str]) -> dict[str, ModelState]:
+        self._slow()
+        return self.inner.read_models(keys)
+
+    def update_model(self, key: str, fn: Callable[[ModelState], T]) -> T:
+        self._slow()
+        return self.inner.update_model(key, fn)
+
+    def read_provider(self, name: str) -> ProviderState:
+        self._slow()
+        return self.inner.read_provider(name)
+
+    def update_provider(self, name: str, fn: Callable[[ProviderState], T]) -> T:
+        self._slow()
+        return self.inner.update_provider(name, fn)
+
+    def read_pool(self, name: str) -> PoolState:
+        self._slow()
+        return self.inner.read_pool(name)
+
+    def update_pool(self, name: str, fn: Callable[[PoolState], T]) -> T:
+        self._slow()
+        return self.inner.update_pool(name, fn)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+async def test_a_slow_store_does_not_stall_a_concurrent_timer(openai_fake: FakeProvider) -> None:
+    openai_fake.reset()
+    providers = {
+        "openai": {"api_key": openai_fake.api_key, "base_url": openai_fake.base_url, "models": ["gpt-4o"]}
+    }
+    config: dict[str, Any] = {
+        "providers": providers,
+        "pools": {"chat-completion": {"capability": "chat-completion"}},
+    }
+    async with create_async(config=config) as client:
+        mesh = client.mesh
+        slow = SlowStore(mesh.store)
+        mesh.store, mesh.store_blocks = slow, True  # type: ignore[assignment]
+        gaps: list[float] = []
+        done = asyncio.Event()
+
+        async def ticker() -> None:
+            last = time.monotonic()
+            while not done.is_set():
+                await asyncio.sleep(0.005)
+                now = time.monotonic()
+                gaps.append(now - last)
+                last = now
+
+        tick = asyncio.create_task(ticker())
+        started = time.monotonic()
+        for _ in range(3):
+            await client.chat.completions.create(model="chat-completion", messages=HELLO)
+        elapsed = time.monotonic() - started
+        done.set()
+        await tick
+    assert slow.calls >= 6 and elapsed >= slow.calls * DELAY_S * 0.9  # the store really was slow
+    assert max(gaps) < DELAY_S  # yet the loop never waited for it
