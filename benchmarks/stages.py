@@ -5,10 +5,10 @@ client-side CPU:
 
 - the whole client: ``openai.OpenAI`` vs ``MeshClient`` (both over a mock transport), per request;
 - the routing pipeline stage by stage, timed with ``perf_counter_ns`` around each call, in the order
-  ``MeshTransport.handle_request`` makes them: ``ModelMesh.begin`` (parse the SDK request, start a
-  run), ``RoutingRun.next_step`` (select a model, build the provider request), ``provider_request``
-  (the ``httpx2.Request``), ``RoutingRun.succeeded`` (health bookkeeping), ``routed_response``
-  (response for the SDK, usage accounting);
+  the request flow makes them: ``ModelMesh.begin`` (parse the SDK request, start a
+  run), ``RoutingRun.next_step`` (select a model), ``provider_request`` (the connector's request and
+  the ``httpx2.Request``), ``RoutingRun.succeeded`` (health bookkeeping), the answer (``checked_answer``,
+  ``whole_answer``: the SDK's response; usage accounting);
 - ``StreamMonitor.feed`` over the events of one benchmark stream (the per-event cost of streaming).
 
 It reaches into internals (``modelmesh.exchange``, ``RoutingRun``) on purpose; when they change, this
@@ -29,7 +29,7 @@ import modelmesh
 from benchmarks.cases import MESSAGES, POOL, Server, mesh_config
 from benchmarks.server import COMPLETION, MODEL, stream_events
 
-STAGES = ("begin", "next_step", "provider_request", "succeeded", "routed_response")
+STAGES = ("begin", "next_step", "provider_request", "succeeded", "answer")
 
 
 def _canned(request: httpx2.Request) -> httpx2.Response:
@@ -74,7 +74,7 @@ def whole_client(server: Server, n: int = 300) -> list[str]:
 
 
 def pipeline(server: Server, n: int = 3000) -> list[str]:
-    from modelmesh.exchange import provider_request, routed_response
+    from modelmesh.exchange import checked_answer, provider_request, whole_answer
 
     client = modelmesh.create(POOL, config=mesh_config(server))
     mesh = client.mesh
@@ -97,11 +97,14 @@ def pipeline(server: Server, n: int = 3000) -> list[str]:
         t1 = clock()
         attempt = run.next_step()  # type: ignore[union-attr]
         t2 = clock()
+        attempt.outbound = attempt.connector.build_request(run.request, attempt.model, attempt.provider)  # type: ignore[union-attr]
         provider_request(attempt)  # type: ignore[arg-type]
         t3 = clock()
         run.succeeded(attempt, upstream.headers)  # type: ignore[union-attr, arg-type]
         t4 = clock()
-        routed_response(run, attempt, upstream, content=upstream.content)  # type: ignore[arg-type]
+        content, usage = checked_answer(run, attempt, upstream, upstream.content)  # type: ignore[arg-type]
+        whole_answer(run, attempt, upstream, content)  # type: ignore[arg-type]
+        mesh.request_finished(run, attempt, content, usage)  # type: ignore[arg-type]
         t5 = clock()
         if index >= n // 10:  # the first tenth warms up
             for stage, spent in zip(STAGES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4), strict=True):
