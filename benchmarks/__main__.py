@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.cases import concurrent_case, serve, sync_case
+from benchmarks.cases import concurrent_case, pool_case, serve, sync_case
 from benchmarks.harness import CaseResult, table
 from benchmarks.imports import import_case
 
-CASES = ("sequential", "streaming", "concurrent", "import")
+CASES = ("sequential", "streaming", "concurrent", "pool", "import")
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,11 +27,12 @@ class Plan:
     sequential: tuple[int, int] = (25, 40)
     streaming: tuple[int, int] = (10, 40)
     concurrent: tuple[int, int] = (1, 30)
+    pool: tuple[int, int] = (25, 30)
     import_rounds: int = 15
 
 
 FULL = Plan()
-QUICK = Plan(sequential=(20, 4), streaming=(5, 4), concurrent=(1, 4), import_rounds=3)
+QUICK = Plan(sequential=(20, 4), streaming=(5, 4), concurrent=(1, 4), pool=(20, 4), import_rounds=3)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -82,6 +83,9 @@ def run(args: argparse.Namespace) -> list[CaseResult]:
         if "concurrent" in wanted:
             repeats, rounds = plan.concurrent
             results.append(_report(concurrent_case(server, width=64, repeats=repeats, rounds=rounds)))
+        if "pool" in wanted:
+            requests, rounds = plan.pool
+            results.append(_report(pool_case(server, size=256, requests=requests, rounds=rounds)))
     if "import" in wanted:
         results.append(_report(import_case(rounds=plan.import_rounds)))
     return results

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import statistics
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -57,10 +58,14 @@ def serve(kind: str) -> Iterator[Server]:
         proc.wait(10)
 
 
-def mesh_config(server: Server) -> dict[str, Any]:
+def mesh_config(server: Server, pool_size: int = 1) -> dict[str, Any]:
+    """A one-model pool on ``server``; with ``pool_size`` > 1, that model first and the rest never used
+    (a discovered catalogue of hundreds of models: their cost must not show per request)."""
+    models = [MODEL] + [f"{MODEL}-unused-{i}" for i in range(pool_size - 1)]
+    provider = {"api_key": server.api_key, "base_url": server.base_url, "models": models}
     return {
-        "providers": {"openai": {"api_key": server.api_key, "base_url": server.base_url}},
-        "pools": {POOL: {"capability": "chat-completion", "models": [MODEL]}},
+        "providers": {"openai": provider},
+        "pools": {POOL: {"capability": "chat-completion", "models": models}},
     }
 
 
@@ -96,6 +101,34 @@ def sync_case(server: Server, *, stream: bool, requests: int, rounds: int) -> Ca
         target=1.10,
         ambition=1.03,
         notes={"requests_per_round": requests, "rounds": rounds},
+        **samples,
+    )
+
+
+POOL_MARGIN_S = 50e-6  # what a 256-model pool may add per request over a one-model pool
+
+
+def pool_case(server: Server, *, size: int, requests: int, rounds: int) -> CaseResult:
+    """``MeshClient`` over a one-model pool (baseline) and over a ``size``-model pool (candidate)."""
+    small = modelmesh.create(config=mesh_config(server))
+    large = modelmesh.create(config=mesh_config(server, pool_size=size))
+    try:
+        samples = alternate(
+            lambda: _sync_round(small, POOL, requests, stream=False),
+            lambda: _sync_round(large, POOL, requests, stream=False),
+            rounds=rounds,
+        )
+    finally:
+        small.close()
+        large.close()
+    baseline = statistics.median(samples["baseline_s"])
+    return CaseResult(
+        name=f"pool-{size}",
+        unit="request",
+        baseline_label="MeshClient, pool of 1",
+        candidate_label=f"MeshClient, pool of {size}",
+        target=1 + POOL_MARGIN_S / baseline,  # within +50 µs of the one-model pool
+        notes={"requests_per_round": requests, "rounds": rounds, "margin_us": POOL_MARGIN_S * 1e6},
         **samples,
     )
 
