@@ -23,7 +23,7 @@ from modelmesh.quotas import QuotaBook
 from modelmesh.redaction import Redactor
 from modelmesh.routing.pool import Pool
 from modelmesh.routing.run import Attempt, Exhausted, Observer, RoutingRun
-from modelmesh.state.base import StateStore
+from modelmesh.state.base import StateStore, session_key
 from modelmesh.state.memory import MemoryStateStore
 from modelmesh.streaming import StreamMonitor
 from modelmesh.types import Endpoint, ModelSpec, ProviderEndpoint
@@ -125,8 +125,8 @@ class ModelMesh:
             response.headers["retry-after"] = str(retry_after)
             return response
         header = pool.config.session.header
-        session = inbound.headers.get(header) or (inbound.body or {}).get("user")
-        session = session if isinstance(session, str) else None
+        raw = inbound.headers.get(header) or (inbound.body or {}).get("user")
+        session = session_key(raw) if isinstance(raw, str) and raw else None  # never stored as sent
         return RoutingRun(self, pool, inbound, session, caller_timeout_s=caller_timeout_s(request))
 
     def request_finished(

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from modelmesh.routing.health import used_fraction
 from modelmesh.routing.pool import SelectionContext
+from modelmesh.state.base import SessionBinding
+from modelmesh.state.memory import MemoryStateStore
 from modelmesh.types import ModelSpec
 
 if TYPE_CHECKING:
@@ -153,18 +155,26 @@ class LatencyFirstPolicy(BasePolicy):
 
 
 class SessionStickinessPolicy(BasePolicy):
+    """Keep a session on one model while it is active; ``strict`` fails, ``fallback`` rebinds when not.
+
+    Session ids arrive hashed (``state.base.session_key``) and each binding is a record of its own, so
+    one session's write never rewrites another's; a binding is refreshed only past half its lifetime."""
+
     lazy = False  # new sessions are spread round-robin over the usable models
 
-    """Keep a session on one model while it is active; ``strict`` fails, ``fallback`` rebinds when not."""
+    def __init__(self, config: PoolConfig | None = None) -> None:
+        super().__init__(config)
+        self._local = MemoryStateStore()  # for a user store without session records
 
     def order(self, ctx: SelectionContext, candidates: list[ModelSpec]) -> list[ModelSpec]:
         spread = RoundRobinPolicy(self.config)
         if ctx.session_id is None:
             return spread.order(ctx, candidates)
-        bound = ctx.pool_record().sessions.get(ctx.session_id)
-        if bound is None or bound[1] <= ctx.now:
+        bound = self._sessions(ctx).read_session(ctx.pool.name, ctx.session_id, ctx.now)
+        ctx.extras["session"] = bound
+        if bound is None:
             return spread.order(ctx, candidates)  # a new session: spread new sessions over the pool
-        model = next((m for m in candidates if m.key == bound[0]), None)
+        model = next((m for m in candidates if m.key == bound.model), None)
         if model is not None:
             return [model] + [m for m in candidates if m is not model]
         session = getattr(self.config, "session", None)
@@ -173,16 +183,15 @@ class SessionStickinessPolicy(BasePolicy):
     def on_success(self, ctx: SelectionContext, model: ModelSpec) -> None:
         if ctx.session_id is None:
             return
-        session = getattr(self.config, "session", None)
-        expires = ctx.now + float(getattr(session, "ttl_s", 3600.0))
-        session_id, now = ctx.session_id, ctx.now
+        ttl_s = float(getattr(getattr(self.config, "session", None), "ttl_s", 3600.0))
+        bound = ctx.extras.get("session")
+        if bound is not None and bound.model == model.key and bound.expires - ctx.now > ttl_s / 2:
+            return  # still bound to this model for long enough: no write
+        binding = SessionBinding(model.key, ctx.now + ttl_s)
+        self._sessions(ctx).write_session(ctx.pool.name, ctx.session_id, binding, ctx.now)
 
-        def bind(state: Any) -> None:
-            for key in [k for k, (_, until) in state.sessions.items() if until <= now]:
-                del state.sessions[key]
-            state.sessions[session_id] = (model.key, expires)
-
-        ctx.store.update_pool(ctx.pool.name, bind)
+    def _sessions(self, ctx: SelectionContext) -> Any:
+        return ctx.store if hasattr(ctx.store, "read_session") else self._local
 
 
 class RateLimitAwarePolicy(StickUntilFailurePolicy):

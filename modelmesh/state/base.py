@@ -10,6 +10,7 @@ persisted cooldowns mean the same thing after a restart.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
@@ -71,12 +72,27 @@ class ProviderState:
 
 @dataclass(slots=True)
 class PoolState:
-    """Per-pool selection memory: the stuck model, the round-robin cursor, session bindings."""
+    """Per-pool selection memory: the stuck model and the round-robin cursor (sessions: their own records)."""
 
     current: str | None = None
     cursor: int = 0
-    sessions: dict[str, tuple[str, float]] = field(default_factory=dict)  # id -> (model key, expires)
     quota: dict[str, list[list[float]]] = field(default_factory=dict)  # the pool budget's counters
+
+
+MAX_SESSIONS = 100_000  # session bindings one in-process store keeps; the oldest go first
+
+
+@dataclass(frozen=True, slots=True)
+class SessionBinding:
+    """Which model a session is bound to, until when. Session ids are stored hashed (``session_key``)."""
+
+    model: str
+    expires: float
+
+
+def session_key(raw: str) -> str:
+    """A client-chosen session id as stored: fixed length, not reversible, whatever the client sent."""
+    return hashlib.blake2b(raw.encode("utf-8", "replace"), digest_size=12).hexdigest()
 
 
 @dataclass(slots=True)
@@ -116,5 +132,13 @@ class StateStore(Protocol):
     def read_pool(self, name: str) -> PoolState: ...
 
     def update_pool(self, name: str, fn: Callable[[PoolState], T]) -> T: ...
+
+    def read_session(self, pool: str, session: str, now: float) -> SessionBinding | None:
+        """The live binding of a (hashed) session id, or None (also when it expired)."""
+        ...
+
+    def write_session(self, pool: str, session: str, binding: SessionBinding, now: float) -> None:
+        """Bind a session; one session's write never rewrites another's, and expired ones are dropped."""
+        ...
 
     def close(self) -> None: ...

@@ -1,9 +1,9 @@
 """JSON (de)serialisation of the state records, shared by the persistent stores.
 
 Owns the wire form of ``ModelState``, ``ProviderState`` and ``PoolState``: one JSON object per record,
-field names as keys, ``Infinity`` for a manual standby, session bindings as ``[model key, expires]``
-pairs. Unknown keys are dropped on decode so that a newer writer does not break an older reader. It
-does not know where the text is kept; that is the stores' business.
+field names as keys, ``Infinity`` for a manual standby; a session binding as ``[model key, expires]``.
+Unknown keys are dropped on decode so that a newer writer does not break an older reader. It does not
+know where the text is kept; that is the stores' business.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import dataclasses
 import json
 from typing import Any, Final, TypeVar
 
-from modelmesh.state.base import ModelState, PoolState, ProviderState
+from modelmesh.state.base import ModelState, PoolState, ProviderState, SessionBinding
 
 Record = ModelState | ProviderState | PoolState
 R = TypeVar("R", ModelState, ProviderState, PoolState)
@@ -36,10 +36,18 @@ def decode(cls: type[R], text: str | bytes | None) -> R:
     data: dict[str, Any] = json.loads(text)
     known = _FIELDS[cls]
     values = {name: value for name, value in data.items() if name in known}
-    if cls is PoolState and "sessions" in values:
-        sessions = values["sessions"].items()
-        values["sessions"] = {sid: (str(key), float(until)) for sid, (key, until) in sessions}
     return cls(**values)
+
+
+def encode_binding(binding: SessionBinding) -> str:
+    return json.dumps([binding.model, binding.expires])
+
+
+def decode_binding(text: str | bytes | None) -> SessionBinding | None:
+    if text is None:
+        return None
+    model, expires = json.loads(text)
+    return SessionBinding(str(model), float(expires))
 
 
 def copy_into(target: R, source: R) -> None:

@@ -23,7 +23,15 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from modelmesh.state.base import ModelState, PoolState, ProviderState, Snapshot, StateStore, read_snapshot
+from modelmesh.state.base import (
+    ModelState,
+    PoolState,
+    ProviderState,
+    SessionBinding,
+    Snapshot,
+    StateStore,
+    read_snapshot,
+)
 from modelmesh.state.memory import MemoryStateStore
 
 T = TypeVar("T")
@@ -81,6 +89,12 @@ class GuardedStore:
 
     def update_pool(self, name: str, fn: Callable[[PoolState], T]) -> T:
         return self._call("update_pool", name, fn)
+
+    def read_session(self, pool: str, session: str, now: float) -> SessionBinding | None:
+        return self._call("read_session", pool, session, now)
+
+    def write_session(self, pool: str, session: str, binding: SessionBinding, now: float) -> None:
+        self._call("write_session", pool, session, binding, now)
 
     def snapshot(self, models: Sequence[str], providers: Sequence[str], pools: Sequence[str]) -> Snapshot:
         return self._call("snapshot", models, providers, pools)

@@ -7,10 +7,11 @@ so counters are never lost between threads. Nothing survives the process: use SQ
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from modelmesh.state.base import ModelState, PoolState, ProviderState, Snapshot
+from modelmesh.state.base import MAX_SESSIONS, ModelState, PoolState, ProviderState, SessionBinding, Snapshot
 
 T = TypeVar("T")
 
@@ -23,6 +24,7 @@ class MemoryStateStore:
         self._models: dict[str, ModelState] = {}
         self._providers: dict[str, ProviderState] = {}
         self._pools: dict[str, PoolState] = {}
+        self._sessions: OrderedDict[tuple[str, str], SessionBinding] = OrderedDict()
 
     def read_models(self, keys: Sequence[str]) -> dict[str, ModelState]:
         models = self._models
@@ -54,6 +56,20 @@ class MemoryStateStore:
             if state is None:
                 state = self._pools[name] = PoolState()
             return fn(state)
+
+    def read_session(self, pool: str, session: str, now: float) -> SessionBinding | None:
+        binding = self._sessions.get((pool, session))
+        return binding if binding is not None and binding.expires > now else None
+
+    def write_session(self, pool: str, session: str, binding: SessionBinding, now: float) -> None:
+        with self._lock:
+            self._sessions[(pool, session)] = binding
+            self._sessions.move_to_end((pool, session))
+            while len(self._sessions) > MAX_SESSIONS:
+                self._sessions.popitem(last=False)
+            oldest = next(iter(self._sessions.items()), None)
+            if oldest is not None and oldest[1].expires <= now:  # one expired binding out per write
+                del self._sessions[oldest[0]]
 
     def snapshot(self, models: Sequence[str], providers: Sequence[str], pools: Sequence[str]) -> Snapshot:
         return Snapshot(

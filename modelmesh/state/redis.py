@@ -31,8 +31,8 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
-from modelmesh.state.base import ModelState, PoolState, ProviderState, Snapshot
-from modelmesh.state.codec import R, Record, copy_into, decode, encode
+from modelmesh.state.base import ModelState, PoolState, ProviderState, SessionBinding, Snapshot
+from modelmesh.state.codec import R, Record, copy_into, decode, decode_binding, encode, encode_binding
 from modelmesh.state.memory import MemoryStateStore
 
 T = TypeVar("T")
@@ -120,6 +120,29 @@ class RedisStateStore:
 
     def update_model(self, key: str, fn: Callable[[ModelState], T]) -> T:
         return self._update("model", key, ModelState, fn)
+
+    def read_session(self, pool: str, session: str, now: float) -> SessionBinding | None:
+        if self._use_shared():
+            try:
+                value = cast("bytes | None", self._client.get(self._key("session", f"{pool}:{session}")))
+            except _UNREACHABLE as exc:
+                self._degrade(exc)
+            else:
+                binding = decode_binding(value)
+                return binding if binding is not None and binding.expires > now else None
+        return self._local.read_session(pool, session, now)
+
+    def write_session(self, pool: str, session: str, binding: SessionBinding, now: float) -> None:
+        """One key per session, expiring with the binding: Redis drops it, nothing is rewritten."""
+        self._local.write_session(pool, session, binding, now)
+        if self._use_shared():
+            ttl_ms = max(int((binding.expires - now) * 1000), 1)
+            try:
+                self._client.set(
+                    self._key("session", f"{pool}:{session}"), encode_binding(binding), px=ttl_ms
+                )
+            except _UNREACHABLE as exc:
+                self._degrade(exc)
 
     def snapshot(self, models: Sequence[str], providers: Sequence[str], pools: Sequence[str]) -> Snapshot:
         """The records in one MGET (a routing decision's one read)."""

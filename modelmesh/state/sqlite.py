@@ -20,8 +20,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Final, TypeVar
 
-from modelmesh.state.base import ModelState, PoolState, ProviderState, Snapshot
-from modelmesh.state.codec import R, decode, encode
+from modelmesh.state.base import ModelState, PoolState, ProviderState, SessionBinding, Snapshot
+from modelmesh.state.codec import R, decode, decode_binding, encode, encode_binding
 
 T = TypeVar("T")
 
@@ -41,6 +41,10 @@ _SELECT_MANY: Final = f"SELECT name, value FROM {_TABLE} WHERE prefix = ? AND ki
 _UPSERT: Final = (
     f"INSERT INTO {_TABLE} (prefix, kind, name, value) VALUES (?, ?, ?, ?) "
     "ON CONFLICT (prefix, kind, name) DO UPDATE SET value = excluded.value"
+)
+_SWEEP: Final = (
+    f"DELETE FROM {_TABLE} WHERE prefix = ?1 AND kind = 'session' AND name IN (SELECT name FROM {_TABLE} "
+    "WHERE prefix = ?1 AND kind = 'session' AND CAST(json_extract(value, '$[1]') AS REAL) <= ?2 LIMIT 8)"
 )
 _BATCH: Final = 500  # stay well under SQLite's bound-parameter limit in read_models
 
@@ -91,6 +95,17 @@ class SQLiteStateStore:
 
     def update_model(self, key: str, fn: Callable[[ModelState], T]) -> T:
         return self._update("model", key, ModelState, fn)
+
+    def read_session(self, pool: str, session: str, now: float) -> SessionBinding | None:
+        binding = decode_binding(self._read("session", f"{pool}:{session}"))
+        return binding if binding is not None and binding.expires > now else None
+
+    def write_session(self, pool: str, session: str, binding: SessionBinding, now: float) -> None:
+        """One row per session; every write also deletes a few expired ones, so the table stays bounded
+        by the live sessions."""
+        with self._transaction() as conn:
+            conn.execute(_UPSERT, (self.prefix, "session", f"{pool}:{session}", encode_binding(binding)))
+            conn.execute(_SWEEP, (self.prefix, now))
 
     def snapshot(self, models: Sequence[str], providers: Sequence[str], pools: Sequence[str]) -> Snapshot:
         return Snapshot(

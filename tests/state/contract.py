@@ -9,7 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
-from modelmesh.state.base import ModelState, PoolState, ProviderState, StateStore
+from modelmesh.state.base import ModelState, PoolState, ProviderState, SessionBinding, StateStore
 
 REPO = Path(__file__).resolve().parents[2]
 THREADS = 8
@@ -50,15 +50,21 @@ def check_round_trip(store: StateStore) -> None:
     assert store.read_provider("openai").disabled_until == 123.5
     assert store.read_provider("anthropic") == ProviderState()
 
-    def bind(state: PoolState) -> None:
-        state.current = "openai.gpt"
-        state.sessions["user-1"] = ("openai.gpt", 99.0)
-
-    store.update_pool("chat", bind)
-    pool = store.read_pool("chat")
-    assert pool.current == "openai.gpt"
-    assert pool.sessions == {"user-1": ("openai.gpt", 99.0)}
+    store.update_pool("chat", lambda state: setattr(state, "current", "openai.gpt"))
+    assert store.read_pool("chat").current == "openai.gpt"
     assert store.read_pool("other") == PoolState()
+    check_sessions(store)
+
+
+def check_sessions(store: StateStore) -> None:
+    """Session bindings are records of their own: each write touches one, and expired ones read as None."""
+    store.write_session("chat", "s1", SessionBinding("openai.gpt", 99.0), now=10.0)
+    store.write_session("chat", "s2", SessionBinding("anthropic.claude", 20.0), now=10.0)
+    assert store.read_session("chat", "s1", now=50.0) == SessionBinding("openai.gpt", 99.0)
+    assert store.read_session("chat", "s2", now=15.0) == SessionBinding("anthropic.claude", 20.0)
+    assert store.read_session("chat", "s2", now=21.0) is None  # expired
+    assert store.read_session("other", "s1", now=50.0) is None  # per pool
+    assert store.read_pool("chat").current == "openai.gpt"  # sessions do not live in the pool record
 
 
 def check_threads_lose_no_updates(store: StateStore) -> None:

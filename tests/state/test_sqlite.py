@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from modelmesh.state.base import SessionBinding
 from modelmesh.state.sqlite import DEFAULT_PATH, SQLiteStateStore
 from tests.state import contract
 
@@ -44,7 +45,7 @@ def test_state_survives_closing_and_reopening_the_file(db: Path) -> None:
     store.update_model("openai.gpt", fail)
     store.update_provider("anthropic", lambda s: setattr(s, "disabled_until", math.inf))
     store.update_pool("chat", contract.advance_cursor)
-    store.update_pool("chat", lambda s: s.sessions.update({"user-1": ("openai.gpt", 1_900_000_000.0)}))
+    store.write_session("chat", "user-1", SessionBinding("openai.gpt", 1_900_000_000.0), now=0.0)
     store.close()
 
     reopened = SQLiteStateStore(path=db, prefix="mesh")
@@ -55,7 +56,7 @@ def test_state_survives_closing_and_reopening_the_file(db: Path) -> None:
     assert reopened.read_provider("anthropic").disabled_until == math.inf
     pool = reopened.read_pool("chat")
     assert pool.cursor == 1
-    assert pool.sessions == {"user-1": ("openai.gpt", 1_900_000_000.0)}
+    assert reopened.read_session("chat", "user-1", now=0.0) == SessionBinding("openai.gpt", 1_900_000_000.0)
     reopened.close()
 
 
