@@ -21,6 +21,7 @@ from modelmesh.errors import UnknownNameError
 from modelmesh.exchange import inbound_request, local_error, requested_model
 from modelmesh.quotas import QuotaBook
 from modelmesh.redaction import Redactor
+from modelmesh.routing.availability import availability
 from modelmesh.routing.pool import Pool
 from modelmesh.routing.run import Attempt, Exhausted, Observer, RoutingRun
 from modelmesh.state.base import StateStore, session_key
@@ -248,24 +249,17 @@ class ModelMesh:
         return {name: self._status(pool, now) for name, pool in self.pools.items()}
 
     def _status(self, pool: Pool, now: float) -> PoolStatus:
-        states = self.store.read_models([m.key for m in pool.models])
+        states = self.store.read_models(pool.keys)
         models = []
         for model in pool.models:
-            state = states[model.key]
             provider = self.store.read_provider(model.provider)
-            until: float | None
-            reason: str | None
-            if not provider.is_active(now):
-                until, reason = provider.disabled_until, f"provider: {provider.reason}"
-            elif not state.is_active(now):
-                until, reason = state.standby_until, state.standby_reason
-            elif self.quotas and (spent := self.quotas.model_blocked(self.store, model, state.quota, now)):
-                until, reason = spent.back_at, spent.reason
-            else:
+            why = availability(model, states[model.key], provider, now, self.quotas or None, self.store)
+            if why is None or why.cause == "backoff":
                 models.append(ModelStatus(model.key, model.provider, True))
                 continue
+            until = why.back_at
             back = None if until is None or math.isinf(until) else round(max(until - now, 0.0), 1)
-            models.append(ModelStatus(model.key, model.provider, False, reason, back))
+            models.append(ModelStatus(model.key, model.provider, False, why.reason, back))
         active = sum(1 for m in models if m.active)
         return PoolStatus(
             pool.name,
@@ -286,7 +280,8 @@ class ModelMesh:
 
     def _is_active(self, model: ModelSpec, now: float) -> bool:
         state = self.store.read_models([model.key])[model.key]
-        return state.is_active(now) and self.store.read_provider(model.provider).is_active(now)
+        why = availability(model, state, self.store.read_provider(model.provider), now)
+        return why is None or not why.is_deactivated
 
     def active_providers(self) -> list[str]:
         now = self.clock()

@@ -10,6 +10,7 @@ import math
 from typing import Any
 
 from modelmesh.connectors.base import Failure, FailureKind
+from modelmesh.routing.availability import availability
 from modelmesh.routing.pool import Pool
 from modelmesh.state.base import StateStore
 
@@ -25,18 +26,17 @@ def no_model_failure(
             f"Models in the pool: {', '.join(m.key for m in pool.models)}."
         )
         return local_failure(FailureKind.BAD_REQUEST, 400, message, "no_capable_model")
-    states = store.read_models([m.key for m in pool.models])
+    states = store.read_models(pool.keys)
     lines, backs = [], [back_at for _, back_at in quota.values()]
     for model in pool.models:
         state = states[model.key]
-        provider = store.read_provider(model.provider)
-        if not provider.is_active(now):
-            lines.append(f"{model.key}: provider disabled ({provider.reason})")
-        elif not state.is_active(now):
-            back = state.standby_until
+        why = availability(model, state, store.read_provider(model.provider), now)
+        if why is not None and why.cause != "backoff":
+            back = why.back_at
             when = "manual recovery" if back == math.inf else f"back in {max((back or now) - now, 0):.0f}s"
-            backs.append(back or now)
-            lines.append(f"{model.key}: standby, {state.standby_reason} ({when})")
+            if why.cause == "standby":
+                backs.append(back or now)
+            lines.append(f"{model.key}: {why.sentence()} ({when})")
         elif model.key in quota:
             reason, back_at = quota[model.key]
             lines.append(f"{model.key}: {reason} (back in {max(back_at - now, 0):.0f}s)")

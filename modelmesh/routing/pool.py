@@ -6,6 +6,7 @@ import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from modelmesh.routing.availability import availability
 from modelmesh.state.base import ModelState, PoolState, ProviderState, StateStore
 from modelmesh.types import ModelSpec, ProviderEndpoint
 
@@ -99,7 +100,6 @@ class SelectionContext:
         return state
 
     def is_active(self, model: ModelSpec) -> bool:
-        """Healthy by its own record and its provider's (request suitability aside)."""
-        if not self.states.get(model.key).is_active(self.now):
-            return False
-        return self.provider_state(model.provider).is_active(self.now)
+        """Not deactivated (in standby, or its provider disabled); a short back-off does not count."""
+        why = availability(model, self.states.get(model.key), self.provider_state(model.provider), self.now)
+        return why is None or not why.is_deactivated

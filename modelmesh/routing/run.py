@@ -17,6 +17,7 @@ from typing import Any
 
 from modelmesh.connectors.base import Failure, FailureKind, InboundRequest
 from modelmesh.routing import health
+from modelmesh.routing.availability import availability
 from modelmesh.routing.continuation import PREFILL, continuation_request
 from modelmesh.routing.failures import deadline_failure, no_model_failure, with_attempts
 from modelmesh.routing.pool import ModelStates, Pool, SelectionContext
@@ -318,18 +319,15 @@ class RoutingRun:
 
     def _usable(self, model: ModelSpec, ctx: SelectionContext, now: float) -> bool:
         state = ctx.states.get(model.key)
-        if not state.is_ready(now):
-            return False
-        if not ctx.is_active(model) or ctx.provider_state(model.provider).is_suspected(now):
-            return False
-        if self.env.quotas:
-            spent = self.env.quotas.model_blocked(self.env.store, model, state.quota, now)
-            if spent is not None:
-                self._quota[model.key] = (spent.reason, spent.back_at)
-                return False
-        why = self.requirements.unmet(model)
+        quotas = self.env.quotas or None
+        why = availability(model, state, ctx.provider_state(model.provider), now, quotas, self.env.store)
         if why is not None:
-            self._unmet[model.key] = why
+            if why.cause == "quota":
+                self._quota[model.key] = (why.reason, why.back_at or now)
+            return False
+        unmet = self.requirements.unmet(model)
+        if unmet is not None:
+            self._unmet[model.key] = unmet
             return False
         return True
 
