@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from modelmesh import catalog
 from modelmesh.capabilities import CapabilityTree, expand_capabilities
+from modelmesh.detect import providers_serving
 from modelmesh.discovery import discover_models, model_spec_for
 from modelmesh.errors import ConfigError, UnknownNameError
 from modelmesh.mesh import ModelMesh
@@ -132,15 +133,40 @@ def _pool(
             if provider not in providers:
                 raise UnknownNameError("provider", provider, providers, path=f"{path}.providers")
         members = [m for m in members if m.provider in config.providers]
+    if not members:
+        raise _unserved(name, config, capability, leaves, providers)
     if config.models is not None:
-        wanted = list(config.models)
-        candidates = members
-        members = [m for m in members if m.id in wanted or m.key in wanted]
-        if not members:  # a filter may name models of other pools too; it must match one of this pool's
-            known = sorted({m.id for m in candidates})
-            raise UnknownNameError("model", wanted[0], known, path=f"{path}.models")
+        members = _by_priority(members, list(config.models), path)
     policy_cls = STRATEGIES.get(config.strategy, path=f"{path}.strategy")
     return Pool(name, capability, members, config, policy_cls(config))
+
+
+def _by_priority(members: list[ModelSpec], wanted: list[str], path: str) -> list[ModelSpec]:
+    """The members a ``models`` filter names, in the filter's order: that order is the pool's priority."""
+    rank = {name: index for index, name in enumerate(wanted)}
+    chosen = [m for m in members if m.id in rank or m.key in rank]
+    if not chosen:  # a filter may name models of other pools too; it must match one of this pool's
+        raise UnknownNameError("model", wanted[0], sorted({m.id for m in members}), path=f"{path}.models")
+    return sorted(chosen, key=lambda m: min(rank.get(m.key, len(rank)), rank.get(m.id, len(rank))))
+
+
+def _unserved(
+    name: str, config: Any, capability: str, leaves: frozenset[str], providers: Mapping[str, Any]
+) -> ConfigError:
+    """The error for a pool no configured model serves: what was detected, and what would serve it."""
+    short = capability.rsplit(".", 1)[-1]
+    considered = list(config.providers) if config.providers is not None else list(providers)
+    serving = providers_serving(leaves)
+    able = [p for p in serving if p in providers and p not in considered]
+    hint = f" {', '.join(able)} would: add it to pools.{name}.providers." if able else ""
+    others = [f"{p} ({env})" for p, env in serving.items() if p not in providers]
+    if others:
+        hint += f" Providers that serve it, once their key is set: {', '.join(others)}."
+    return ConfigError(
+        f"no model serves {short!r}: the providers considered ({', '.join(considered) or 'none'}) "
+        f"offer no {short} model.{hint}",
+        path=f"pools.{name}",
+    )
 
 
 def _store_options(config: MeshConfig) -> dict[str, Any]:
