@@ -160,8 +160,14 @@ OBSERVABILITY: Registry[type] = Registry(
         "modelmesh.null.v1": "modelmesh.observability.null:NullObserver",
         "modelmesh.console.v1": "modelmesh.observability.console:ConsoleObserver",
         "modelmesh.file.v1": "modelmesh.observability.jsonl:FileObserver",
+        "modelmesh.logging.v1": "modelmesh.observability.logging:LoggingObserver",
     },
-    aliases={"null": "modelmesh.null.v1", "console": "modelmesh.console.v1", "file": "modelmesh.file.v1"},
+    aliases={
+        "null": "modelmesh.null.v1",
+        "console": "modelmesh.console.v1",
+        "file": "modelmesh.file.v1",
+        "logging": "modelmesh.logging.v1",
+    },
 )
 
 STATE_STORES: Registry[type] = Registry(
