@@ -69,6 +69,9 @@ def build_mesh(
     observer = OBSERVABILITY.get(config.observability.connector, path="observability.connector")(
         path=config.observability.path, **config.observability.options
     )
+    describe = getattr(observer, "describe_pools", None)
+    if callable(describe):  # optional hook: outputs that label by capability (OpenTelemetry's operation)
+        describe({name: pool.capability for name, pool in pools.items()})
     strategies = {name: STRATEGIES.canonical(p.strategy) for name, p in config.pools.items()}
     quotas = build_quota_book(config, models.values())
     return ModelMesh(

@@ -161,12 +161,14 @@ OBSERVABILITY: Registry[type] = Registry(
         "modelmesh.console.v1": "modelmesh.observability.console:ConsoleObserver",
         "modelmesh.file.v1": "modelmesh.observability.jsonl:FileObserver",
         "modelmesh.logging.v1": "modelmesh.observability.logging:LoggingObserver",
+        "modelmesh.otel.v1": "modelmesh.observability.otel:OtelObserver",
     },
     aliases={
         "null": "modelmesh.null.v1",
         "console": "modelmesh.console.v1",
         "file": "modelmesh.file.v1",
         "logging": "modelmesh.logging.v1",
+        "otel": "modelmesh.otel.v1",
     },
 )
 

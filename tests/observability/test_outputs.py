@@ -25,6 +25,7 @@ def test_console_output_describes_attempts_failovers_and_the_answer(fakes) -> No
     client.mesh.observer = ConsoleObserver(stream=stream)
     fakes[0].fail_next(1, Fault.status(401, message="Incorrect API key provided: sk-test-openai-123456"))
     client.chat.completions.create(model="chat-completion", messages=HELLO)
+    client.close()  # its pooled connection would otherwise be reported unclosed at a later gc
     text = stream.getvalue()
     assert "attempt 1 -> openai/gpt-4o auth HTTP 401" in text
     assert "failover openai.gpt-4o -> groq.llama-3.3-70b-versatile (auth)" in text
