@@ -189,3 +189,14 @@ def test_default_global_provider_sends_nothing_and_does_not_fail(
 ) -> None:  # type: ignore[no-untyped-def]
     client = make("chat-completion", config={"observability": {"connector": "otel"}})
     assert client.chat.completions.create(model="chat-completion", messages=HELLO).model == "gpt-4o"
+
+
+def test_the_request_span_joins_the_callers_current_span(  # type: ignore[no-untyped-def]
+    fakes, make: Callable[..., MeshClient], telemetry: Telemetry
+) -> None:
+    client = make("chat-completion", config=_config(telemetry))
+    tracer = telemetry.options["tracer_provider"].get_tracer("app")
+    with tracer.start_as_current_span("handle-user-question") as outer:
+        client.chat.completions.create(model="chat-completion", messages=HELLO)
+    request, _ = _split([s for s in telemetry.finished() if s.name != "handle-user-question"])
+    assert request.parent is not None and request.parent.span_id == outer.get_span_context().span_id
