@@ -48,6 +48,7 @@ def test_wheel_ships_py_typed_for_both_packages_and_the_catalogue(tmp_path: Path
     assert {"modelmesh/py.typed", "langchain_modelmesh/py.typed"} <= names
     assert {"modelmesh/catalog/providers.yaml", "modelmesh/catalog/models.yaml"} <= names
     assert not any(name.startswith("tests/") for name in names)
+    assert any(name.endswith("licenses/LICENSE") for name in names)
 
 
 def test_a_users_mypy_strict_sees_the_packages_as_typed(tmp_path: Path) -> None:
@@ -67,3 +68,40 @@ def test_a_users_mypy_strict_sees_the_packages_as_typed(tmp_path: Path) -> None:
     result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert "import-untyped" not in result.stdout
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _declared_extras() -> set[str]:
+    import tomllib
+
+    return set(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"])
+
+
+def test_every_extra_the_docs_and_messages_name_is_declared() -> None:
+    import re
+
+    sources = [
+        ROOT / "README.md",
+        *sorted((ROOT / "docs").rglob("*.md")),
+        *sorted((ROOT / "modelmesh").rglob("*.py")),
+    ]
+    named = {
+        (path.relative_to(ROOT).as_posix(), extra)
+        for path in sources
+        for group in re.findall(r"modelmesh\[([a-z0-9_,\- ]+)\]", path.read_text(encoding="utf-8"))
+        for extra in group.replace(" ", "").split(",")
+    }
+    assert named, "the pattern must find the README's extras"
+    assert {(where, extra) for where, extra in named if extra not in _declared_extras()} == set()
+
+
+def test_the_serve_docs_name_the_serve_extra() -> None:
+    assert 'pip install "modelmesh[serve]"' in (ROOT / "docs" / "serve.md").read_text()
+    assert 'pip install "modelmesh[serve]"' in (ROOT / "README.md").read_text()
+
+
+def test_license_is_the_mit_license_the_metadata_declares() -> None:
+    import tomllib
+
+    assert tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["license"] == "MIT"
+    text = (ROOT / "LICENSE").read_text()
+    assert text.startswith("MIT License") and "ModelMesh contributors" in text
