@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-test
 REAL_STAMP := $(VENV)/.installed-real
 REAL_LOG := $(VENV)/real-install.log
+DEMO_STAMP := $(VENV)/.installed-demo
 
 .PHONY: test demo bench lint clean
 
@@ -28,8 +29,20 @@ test: $(STAMP) $(REAL_STAMP)
 	$(BIN)/ruff check modelmesh langchain_modelmesh tests benchmarks
 	$(BIN)/mypy
 
-demo: $(STAMP)
+# Only what the demo needs (the `demo` extra), with pip's progress shown; the test extras are not required.
+$(DEMO_STAMP): pyproject.toml | $(BIN)/python
+	@echo "make demo: installing modelmesh and its demo extra into $(VENV):"
+	@echo "  openai, pydantic, pyyaml (the core) + rich (live view), starlette and uvicorn (local fake providers)"
+	$(BIN)/python -m pip install --progress-bar on -e '.[demo]'
+	touch $(DEMO_STAMP)
+
+demo: $(DEMO_STAMP)
 	$(BIN)/modelmesh demo
+	@echo ""
+	@echo "Next, with your own keys: export OPENAI_API_KEY=... (or ANTHROPIC_API_KEY, GROQ_API_KEY, ...), then"
+	@echo "  $(BIN)/modelmesh status                  # the pools and models your keys give you"
+	@echo "  $(BIN)/python -c \"import modelmesh; print(modelmesh.create('chat-completion').pool_status())\""
+	@echo "See README.md (Using it) and docs/configuration.md."
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

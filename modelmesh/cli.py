@@ -9,6 +9,7 @@ routing logic: every command goes through ``modelmesh.create()`` like user code 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Sequence
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from modelmesh.mesh import PoolStatus
 
 DEFAULT_CAPABILITY = "chat-completion"
+DEMO_PACKAGES = ("rich", "starlette", "uvicorn")  # the `demo` extra
 PIPED_WIDTH = 120
 
 
@@ -106,12 +108,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "demo":
+        _require("demo", DEMO_PACKAGES)
         from modelmesh.demo import run_demo
 
         return run_demo(cooldown_s=args.cooldown).exit_code
     if args.command == "serve":
         return _serve(parser, args)
     return _status(parser, args.config, args.capabilities)
+
+
+def _require(command: str, packages: Sequence[str]) -> None:
+    """Exit with the one install line that fixes it when an extra's packages are missing."""
+    missing = []
+    for package in packages:
+        try:
+            importlib.import_module(package)
+        except ImportError:
+            missing.append(package)
+    if missing:
+        raise SystemExit(
+            f"modelmesh {command} needs {', '.join(packages)} (missing: {', '.join(missing)}): "
+            f'pip install "modelmesh[{command}]"'
+        )
 
 
 def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
