@@ -7,7 +7,7 @@ REAL_STAMP := $(VENV)/.installed-real
 REAL_LOG := $(VENV)/real-install.log
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: test demo bench lint clean
+.PHONY: test demo docs bench lint clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -43,6 +43,10 @@ demo: $(DEMO_STAMP)
 	@echo "  $(BIN)/modelmesh status                  # the pools and models your keys give you"
 	@echo "  $(BIN)/python -c \"import modelmesh; print(modelmesh.create('chat-completion').pool_status())\""
 	@echo "See README.md (Using it) and docs/configuration.md."
+
+# The documentation site in site/; --strict turns a broken link or a bad API reference into a failure.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
