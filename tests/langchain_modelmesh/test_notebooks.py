@@ -21,6 +21,13 @@ def test_every_notebook_is_numbered() -> None:
     assert all(path.name[:2].isdigit() for path in NOTEBOOKS)
 
 
+# The pictures each notebook must show: (MIME type, text the output contains or None, how many at least).
+PICTURES: dict[str, list[tuple[str, str | None, int]]] = {
+    "03_langgraph_agent": [("text/markdown", "```mermaid", 1)],
+    "04_failover_and_strategies": [("image/png", None, 2)],
+}
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs(path: Path) -> None:
     notebook = nbformat.read(path, as_version=4)
@@ -28,5 +35,10 @@ def test_notebook_runs(path: Path) -> None:
         notebook, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
     )
     client.execute()
-    errors = [o for c in notebook.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    outputs = [o for c in notebook.cells for o in c.get("outputs", [])]
+    errors = [o for o in outputs if o.get("output_type") == "error"]
     assert not errors
+    for mime, text, at_least in PICTURES.get(path.stem, []):
+        shown = [o["data"][mime] for o in outputs if mime in o.get("data", {})]
+        shown = [d for d in shown if text is None or text in d]
+        assert len(shown) >= at_least, f"{path.name}: expected {at_least} {mime} output(s) {text or ''}"
