@@ -62,7 +62,5 @@ def level_of(kind: str, event: dict[str, Any]) -> int:
 
 
 def message_of(event: dict[str, Any]) -> str:
-    if event.get("event") == "rotation" and event.get("rotated") is False:
-        return f"{event.get('pool')}: rotation kept {event.get('to')}: {event.get('note')}"
     line, _colour = format_event(event)
     return line.removeprefix(_PREFIX)

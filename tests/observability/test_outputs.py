@@ -44,6 +44,12 @@ def test_every_event_kind_has_a_readable_line() -> None:
         assert line.startswith("[modelmesh] ") and "{" not in line and colour
 
 
+def test_a_kept_rotation_reads_as_kept_not_as_a_move() -> None:
+    event = {"event": "rotation", "pool": "p", "from": "m", "to": "m", "rotated": False, "note": "no other"}
+    line, _ = format_event(event)
+    assert line == "[modelmesh] p: rotation kept m: no other"
+
+
 def test_file_output_appends_one_json_object_per_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "nested" / "events.jsonl"
     observer = FileObserver(path=str(path))
