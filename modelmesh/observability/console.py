@@ -57,7 +57,8 @@ def format_event(event: dict[str, Any]) -> tuple[str, str]:
             "deactivation"
         ]
     if kind == "rotation" and event.get("rotated") is False:
-        return f"[modelmesh] {pool}: rotation kept {event.get('to')}: {event.get('note')}", _COLOURS["rotation"]
+        kept = f"[modelmesh] {pool}: rotation kept {event.get('to')}: {event.get('note')}"
+        return kept, _COLOURS["rotation"]
     if kind == "rotation":
         return f"[modelmesh] {pool}: rotated {event.get('from')} -> {event.get('to')}", _COLOURS["rotation"]
     if kind == "probe":
