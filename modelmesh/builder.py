@@ -62,7 +62,7 @@ def build_mesh(
             "no pools configured: add a `pools` section or pass capabilities to create()", path="pools"
         )
     pools = {
-        name: _pool(name, pool_config, list(models.values()), providers, tree)
+        name: _pool(name, pool_config, list(models.values()), providers, tree, environ)
         for name, pool_config in config.pools.items()
     }
     store = STATE_STORES.get(config.storage.store, path="storage.store")(**_store_options(config))
@@ -123,6 +123,7 @@ def _pool(
     models: list[ModelSpec],
     providers: dict[str, ProviderEndpoint],
     tree: CapabilityTree,
+    environ: Mapping[str, str],
 ) -> Pool:
     path = f"pools.{name}"
     try:
@@ -137,7 +138,7 @@ def _pool(
                 raise UnknownNameError("provider", provider, providers, path=f"{path}.providers")
         members = [m for m in members if m.provider in config.providers]
     if not members:
-        raise _unserved(name, config, capability, leaves, providers)
+        raise _unserved(name, config, capability, leaves, providers, environ)
     if config.models is not None:
         members = _by_priority(members, list(config.models), path)
     policy_cls = STRATEGIES.get(config.strategy, path=f"{path}.strategy")
@@ -154,7 +155,12 @@ def _by_priority(members: list[ModelSpec], wanted: list[str], path: str) -> list
 
 
 def _unserved(
-    name: str, config: Any, capability: str, leaves: frozenset[str], providers: Mapping[str, Any]
+    name: str,
+    config: Any,
+    capability: str,
+    leaves: frozenset[str],
+    providers: Mapping[str, Any],
+    environ: Mapping[str, str],
 ) -> ConfigError:
     """The error for a pool no configured model serves: what was detected, and what would serve it."""
     short = capability.rsplit(".", 1)[-1]
@@ -162,9 +168,13 @@ def _unserved(
     serving = providers_serving(leaves)
     able = [p for p in serving if p in providers and p not in considered]
     hint = f" {', '.join(able)} would: add it to pools.{name}.providers." if able else ""
-    others = [f"{p} ({env})" for p, env in serving.items() if p not in providers]
+    others = [
+        f"{p} ({env} is set, but {p} is left out)" if environ.get(env) else f"{p} (set {env})"
+        for p, env in serving.items()
+        if p not in providers
+    ]
     if others:
-        hint += f" Providers that serve it, once their key is set: {', '.join(others)}."
+        hint += f" Providers that serve it: {', '.join(others)}."
     return ConfigError(
         f"no model serves {short!r}: the providers considered ({', '.join(considered) or 'none'}) "
         f"offer no {short} model.{hint}",

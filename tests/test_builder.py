@@ -42,3 +42,11 @@ def test_models_filter_order_with_dotted_ids(fakes) -> None:  # type: ignore[no-
     client = create("chat-completion", models=["openai.gpt-4o-mini", "llama-3.3-70b-versatile", "gpt-4o"])
     keys = [m.key for m in client.mesh.list_pools()[0].models]
     assert keys == ["openai.gpt-4o-mini", "groq.llama-3.3-70b-versatile", "openai.gpt-4o"]
+
+
+def test_a_provider_left_out_by_the_filter_is_named_as_such(fakes) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ConfigError) as info:
+        create("text-to-image", providers=["groq"])
+    message = str(info.value)
+    assert "openai (OPENAI_API_KEY is set, but openai is left out)" in message
+    assert "together (set TOGETHER_API_KEY)" in message
