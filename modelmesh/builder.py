@@ -167,7 +167,7 @@ def _unserved(
     considered = list(config.providers) if config.providers is not None else list(providers)
     serving = providers_serving(leaves)
     able = [p for p in serving if p in providers and p not in considered]
-    hint = f" {', '.join(able)} would: add it to pools.{name}.providers." if able else ""
+    hint = f" {', '.join(able)} serves it: add it to pools.{name}.providers." if able else ""
     others = [
         f"{p} ({env} is set, but {p} is left out)" if environ.get(env) else f"{p} (set {env})"
         for p, env in serving.items()
