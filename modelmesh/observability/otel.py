@@ -88,7 +88,7 @@ class OtelObserver:
             request = pending.pop(pool, None) or _Request(time.time_ns())
             self._finish(pool, event, request)
         elif kind == "attempt" or kind in _MARKS or kind == "decision":
-            request = self._request(pool)
+            request = self._request(pool, fresh=kind == "decision")
             if kind == "attempt":
                 request.attempts.append((event, time.time_ns()))
             elif kind != "decision":
@@ -97,13 +97,16 @@ class OtelObserver:
     def close(self) -> None:
         return None
 
-    def _request(self, pool: str) -> _Request:
+    def _request(self, pool: str, *, fresh: bool = False) -> _Request:
+        """This context's open request in ``pool``. A decision starts a new one unless it resumes a
+        continued stream: events left from a request whose end was reported elsewhere are dropped."""
         pending = _pending.get()
         if pending is None:
             pending = {}
             _pending.set(pending)
         request = pending.get(pool)
-        if request is None:
+        resuming = request is not None and request.marks and request.marks[-1][0] == "continuation"
+        if request is None or (fresh and request.attempts and not resuming):
             request = pending[pool] = _Request(time.time_ns())
         return request
 

@@ -200,3 +200,44 @@ def test_the_request_span_joins_the_callers_current_span(  # type: ignore[no-unt
         client.chat.completions.create(model="chat-completion", messages=HELLO)
     request, _ = _split([s for s in telemetry.finished() if s.name != "handle-user-question"])
     assert request.parent is not None and request.parent.span_id == outer.get_span_context().span_id
+
+
+def _events_for(observer: Any, *events: dict[str, Any]) -> None:
+    for event in events:
+        observer.emit({"pool": "p", **event})
+
+
+def test_a_request_whose_end_was_seen_elsewhere_does_not_leak_into_the_next(telemetry: Telemetry) -> None:
+    from modelmesh.observability.otel import OtelObserver
+
+    observer = OtelObserver(**telemetry.options)
+    attempt = {"event": "attempt", "model": "m", "provider": "openai", "attempt": 1, "outcome": "ok"}
+    _events_for(observer, {"event": "decision"}, {**attempt, "latency_ms": 1.0})  # its end went elsewhere
+    _events_for(
+        observer,
+        {"event": "decision"},
+        {**attempt, "latency_ms": 2.0},
+        {"event": "request", "model": "m", "provider": "openai", "outcome": "ok", "attempts": 1},
+    )
+    _request, attempts = _split(telemetry.finished())
+    assert len(attempts) == 1
+
+
+def test_a_continued_stream_keeps_both_segments_in_one_request(telemetry: Telemetry) -> None:
+    from modelmesh.observability.otel import OtelObserver
+
+    observer = OtelObserver(**telemetry.options)
+    failed = {"event": "attempt", "model": "a", "provider": "openai", "attempt": 1, "outcome": "stream_cut"}
+    resumed = {"event": "attempt", "model": "b", "provider": "groq", "attempt": 2, "outcome": "ok"}
+    _events_for(
+        observer,
+        {"event": "decision"},
+        {**failed, "latency_ms": 1.0},
+        {"event": "continuation", "from": "openai.a", "delivered_chars": 5},
+        {"event": "decision"},
+        {**resumed, "latency_ms": 1.0},
+        {"event": "request", "model": "b", "provider": "groq", "outcome": "ok", "attempts": 2},
+    )
+    request, attempts = _split(telemetry.finished())
+    assert [s.name for s in attempts] == ["chat a", "chat b"]
+    assert [e.name for e in request.events] == ["continuation"]
