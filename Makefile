@@ -5,8 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-test
 REAL_STAMP := $(VENV)/.installed-real
 REAL_LOG := $(VENV)/real-install.log
+DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: test demo bench lint clean
+.PHONY: test demo docs bench lint clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -28,8 +29,24 @@ test: $(STAMP) $(REAL_STAMP)
 	$(BIN)/ruff check modelmesh langchain_modelmesh tests benchmarks
 	$(BIN)/mypy
 
-demo: $(STAMP)
+# Only what the demo needs (the `demo` extra), with pip's progress shown; the test extras are not required.
+$(DEMO_STAMP): pyproject.toml | $(BIN)/python
+	@echo "make demo: installing modelmesh and its demo extra into $(VENV):"
+	@echo "  openai, pydantic, pyyaml (the core) + rich (live view), starlette and uvicorn (local fake providers)"
+	$(BIN)/python -m pip install --progress-bar on -e '.[demo]'
+	touch $(DEMO_STAMP)
+
+demo: $(DEMO_STAMP)
 	$(BIN)/modelmesh demo
+	@echo ""
+	@echo "Next, with your own keys: export OPENAI_API_KEY=... (or ANTHROPIC_API_KEY, GROQ_API_KEY, ...), then"
+	@echo "  $(BIN)/modelmesh status                  # the pools and models your keys give you"
+	@echo "  $(BIN)/python -c \"import modelmesh; print(modelmesh.create('chat-completion').pool_status())\""
+	@echo "See README.md (Using it) and docs/configuration.md."
+
+# The documentation site in site/; --strict turns a broken link or a bad API reference into a failure.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

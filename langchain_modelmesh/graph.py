@@ -26,7 +26,7 @@ from typing import Annotated, Any
 from langgraph.graph import MessagesState
 
 from langchain_modelmesh._clients import mesh_of
-from langchain_modelmesh.status import describe_pool, describe_pools, needs_rotation, sole_pool
+from langchain_modelmesh.status import describe_pools, needs_rotation, rotate_pool, sole_pool
 
 Node = Callable[[Any], dict[str, Any]]
 
@@ -54,7 +54,7 @@ def pool_status_node(client: Any, *, pools: Sequence[str] | None = None, key: st
 
 
 def rotate_node(client: Any, pool: str | None = None, *, key: str = "rotations") -> Node:
-    """A node forcing ``pool`` to rotate; appends ``{pool, from, to, to_provider}`` to ``state[key]``.
+    """A node forcing ``pool`` to rotate; appends ``{pool, from, to, to_provider, rotated}`` to state[key].
 
     It also refreshes ``state["pool_status"][pool]`` when the state has that key, so a router after it
     sees the new current model.
@@ -63,10 +63,7 @@ def rotate_node(client: Any, pool: str | None = None, *, key: str = "rotations")
     name = sole_pool(mesh, pool)
 
     def rotate(state: Any) -> dict[str, Any]:
-        before = mesh.pool_status()[name].current_model
-        chosen = mesh.rotate(name)
-        after = describe_pool(mesh.pool_status()[name])
-        record = {"pool": name, "from": before, "to": chosen, "to_provider": after["current_provider"]}
+        record, after = rotate_pool(mesh, name)
         update: dict[str, Any] = {key: [record]}
         current = _get(state, "pool_status")
         if isinstance(current, Mapping):

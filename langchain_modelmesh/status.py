@@ -73,6 +73,27 @@ def sole_pool(mesh: ModelMesh, pool: str | None) -> str:
     raise ValueError(f"name a pool: this mesh has {', '.join(sorted(mesh.pools))}")
 
 
+def rotate_pool(mesh: ModelMesh, pool: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Rotate ``pool``; returns ``({pool, from, to, to_provider, rotated[, note]}, describe_pool(after))``.
+
+    ``rotated`` is False when no other model was active: the mesh kept the current one (``note`` says so).
+    """
+    before = mesh.pool_status()[pool].current_model
+    chosen = mesh.rotate(pool)
+    after = describe_pool(mesh.pool_status()[pool])
+    record: dict[str, Any] = {
+        "pool": pool,
+        "from": before,
+        "to": chosen,
+        "to_provider": after["current_provider"],
+    }
+    record["rotated"] = chosen is not None and chosen != before
+    if not record["rotated"]:
+        kept = f"; kept {chosen}" if chosen else ""
+        record["note"] = f"no {'other ' if chosen else ''}active model in pool {pool!r}{kept}"
+    return record, after
+
+
 def _id(model: ModelStatus) -> str:
     """``openai.gpt-4o`` -> ``gpt-4o``: status keys are ``provider.id``, ``current_model`` the bare id."""
     return model.model.removeprefix(f"{model.provider}.")

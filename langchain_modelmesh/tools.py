@@ -15,7 +15,7 @@ from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from langchain_modelmesh._clients import mesh_of
-from langchain_modelmesh.status import describe_pool, describe_pools, sole_pool
+from langchain_modelmesh.status import describe_pool, describe_pools, rotate_pool, sole_pool
 from modelmesh.errors import UnknownNameError
 from modelmesh.mesh import ModelMesh
 
@@ -88,25 +88,14 @@ class RotateModelTool(_MeshTool):
     name: str = "rotate_model"
     description: str = (
         "Force a pool to rotate: its current model goes on standby (until its cooldown ends) and the "
-        "next active model takes over. Use it when get_pool_status shows the current provider degraded."
+        "next active model takes over. Use it when get_pool_status shows the current provider degraded. "
+        "With no other active model the current one is kept (rotated: false)."
     )
     args_schema: type[BaseModel] = RotateModelInput
 
     def _run(self, pool: str | None = None, **_: Any) -> str:
-        mesh = self._mesh()
-        name = self._pool(pool)
-        before = mesh.pool_status()[name].current_model
-        chosen = mesh.rotate(name)
-        status = describe_pool(mesh.pool_status()[name])
-        return json.dumps(
-            {
-                "pool": name,
-                "from": before,
-                "to": chosen,
-                "to_provider": status["current_provider"],
-                "active": status["active"],
-            }
-        )
+        record, status = rotate_pool(self._mesh(), self._pool(pool))
+        return json.dumps({**record, "active": status["active"]})
 
 
 def _validation_message(error: Exception) -> str:

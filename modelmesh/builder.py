@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from modelmesh import catalog
 from modelmesh.capabilities import CapabilityTree, expand_capabilities
+from modelmesh.detect import providers_serving
 from modelmesh.discovery import discover_models, model_spec_for
 from modelmesh.errors import ConfigError, UnknownNameError
 from modelmesh.mesh import ModelMesh
@@ -64,7 +65,7 @@ def build_mesh(
             "no pools configured: add a `pools` section or pass capabilities to create()", path="pools"
         )
     pools = {
-        name: _pool(name, pool_config, list(models.values()), providers, tree)
+        name: _pool(name, pool_config, list(models.values()), providers, tree, environ)
         for name, pool_config in config.pools.items()
     }
     store_cls = STATE_STORES.get(config.storage.store, path="storage.store")
@@ -76,6 +77,9 @@ def build_mesh(
     observer = OBSERVABILITY.get(config.observability.connector, path="observability.connector")(
         path=config.observability.path, **config.observability.options
     )
+    describe = getattr(observer, "describe_pools", None)
+    if callable(describe):  # optional hook: outputs that label by capability (OpenTelemetry's operation)
+        describe({name: pool.capability for name, pool in pools.items()})
     strategies = {name: STRATEGIES.canonical(p.strategy) for name, p in config.pools.items()}
     quotas = build_quota_book(config, models.values())
     return ModelMesh(
@@ -127,6 +131,7 @@ def _pool(
     models: list[ModelSpec],
     providers: dict[str, ProviderEndpoint],
     tree: CapabilityTree,
+    environ: Mapping[str, str],
 ) -> Pool:
     path = f"pools.{name}"
     try:
@@ -140,15 +145,49 @@ def _pool(
             if provider not in providers:
                 raise UnknownNameError("provider", provider, providers, path=f"{path}.providers")
         members = [m for m in members if m.provider in config.providers]
+    if not members:
+        raise _unserved(name, config, capability, leaves, providers, environ)
     if config.models is not None:
-        wanted = list(config.models)
-        candidates = members
-        members = [m for m in members if m.id in wanted or m.key in wanted]
-        if not members:  # a filter may name models of other pools too; it must match one of this pool's
-            known = sorted({m.id for m in candidates})
-            raise UnknownNameError("model", wanted[0], known, path=f"{path}.models")
+        members = _by_priority(members, list(config.models), path)
     policy_cls = STRATEGIES.get(config.strategy, path=f"{path}.strategy")
     return Pool(name, capability, members, config, policy_cls(config))
+
+
+def _by_priority(members: list[ModelSpec], wanted: list[str], path: str) -> list[ModelSpec]:
+    """The members a ``models`` filter names, in the filter's order: that order is the pool's priority."""
+    rank = {name: index for index, name in enumerate(wanted)}
+    chosen = [m for m in members if m.id in rank or m.key in rank]
+    if not chosen:  # a filter may name models of other pools too; it must match one of this pool's
+        raise UnknownNameError("model", wanted[0], sorted({m.id for m in members}), path=f"{path}.models")
+    return sorted(chosen, key=lambda m: min(rank.get(m.key, len(rank)), rank.get(m.id, len(rank))))
+
+
+def _unserved(
+    name: str,
+    config: Any,
+    capability: str,
+    leaves: frozenset[str],
+    providers: Mapping[str, Any],
+    environ: Mapping[str, str],
+) -> ConfigError:
+    """The error for a pool no configured model serves: what was detected, and what would serve it."""
+    short = capability.rsplit(".", 1)[-1]
+    considered = list(config.providers) if config.providers is not None else list(providers)
+    serving = providers_serving(leaves)
+    able = [p for p in serving if p in providers and p not in considered]
+    hint = f" {', '.join(able)} serves it: add it to pools.{name}.providers." if able else ""
+    others = [
+        f"{p} ({env} is set, but {p} is left out)" if environ.get(env) else f"{p} (set {env})"
+        for p, env in serving.items()
+        if p not in providers
+    ]
+    if others:
+        hint += f" Providers that serve it: {', '.join(others)}."
+    return ConfigError(
+        f"no model serves {short!r}: the providers considered ({', '.join(considered) or 'none'}) "
+        f"offer no {short} model.{hint}",
+        path=f"pools.{name}",
+    )
 
 
 def _store_options(config: MeshConfig) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
@@ -25,8 +26,10 @@ _NAME = "quick"
 class QuickProvider:
     """An OpenAI-compatible provider from a base URL and a key; models discovered when not given.
 
-    ``base_url`` may be the host (``https://api.example.com``) or the API root (``https://gw/v1``):
-    either way requests go to ``{root}/v1/...`` once.
+    ``base_url`` is the host (``https://api.example.com``: ``/v1`` is added) or the API root, used as
+    given (``https://gw/v1``, ``https://generativelanguage.googleapis.com/v1beta/openai``). Without
+    ``models``, they are listed from ``{root}/models`` when first needed: when the mesh is built (a
+    failure then names the provider as config names it) or when ``models`` is read.
     """
 
     def __init__(
@@ -41,17 +44,22 @@ class QuickProvider:
         headers: dict[str, str] | None = None,
         connector: str = "openai.compatible.v1",
     ) -> None:
-        root = base_url.rstrip("/")
-        self.base_url = root if root.endswith("/v1") else f"{root}/v1"
+        self.base_url = api_root(base_url)
         self._api_key = SecretStr(api_key) if api_key else None
         self.timeout = timeout
         self.max_retries = max_retries
         self.capabilities = list(capabilities or ["chat"])
         self.headers = dict(headers or {})
         self.connector = connector
-        self.models = list(models or [])
-        if not self.models:
-            self.models = discover_models(self.endpoint(_NAME), timeout_s=timeout)
+        self._models = list(models) if models else None
+
+    @property
+    def models(self) -> list[str]:
+        """The model ids: as given, else discovered (once) from the API root's model list."""
+        if self._models is None:
+            where = f"QuickProvider(base_url={self.base_url!r})"
+            self._models = discover_models(self.endpoint(_NAME), timeout_s=self.timeout, where=where)
+        return self._models
 
     def endpoint(self, name: str) -> ProviderEndpoint:
         return ProviderEndpoint(
@@ -65,13 +73,16 @@ class QuickProvider:
         )
 
     def model_specs(self, name: str, tree: CapabilityTree | None = None) -> list[ModelSpec]:
+        if self._models is None:
+            self._models = discover_models(self.endpoint(name), timeout_s=self.timeout)
         capabilities = expand_capabilities(self.capabilities, tree)
         return [
             ModelSpec(id=m, provider=name, capabilities=capabilities, features=FEATURES) for m in self.models
         ]
 
     def __repr__(self) -> str:
-        return f"QuickProvider(base_url={self.base_url!r}, models={self.models!r})"
+        models = "(not yet discovered)" if self._models is None else repr(self._models)
+        return f"QuickProvider(base_url={self.base_url!r}, models={models})"
 
     def __getstate__(self) -> dict[str, Any]:
         # A pickle carries no credential (docs/security.md): unpickled, the provider has no key and no
@@ -80,3 +91,9 @@ class QuickProvider:
         state["_api_key"] = None
         state["headers"] = {k: v for k, v in self.headers.items() if not is_credential_header(k)}
         return state
+
+
+def api_root(base_url: str) -> str:
+    """The API root of a base URL: a bare host gets the seed's ``/v1``; any path is kept as given."""
+    root = base_url.rstrip("/")
+    return root if urlsplit(root).path else f"{root}/v1"

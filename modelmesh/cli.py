@@ -9,6 +9,7 @@ routing logic: every command goes through ``modelmesh.create()`` like user code 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Sequence
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from modelmesh.mesh import PoolStatus
 
 DEFAULT_CAPABILITY = "chat-completion"
+DEMO_PACKAGES = ("rich", "starlette", "uvicorn")  # the `demo` extra
 PIPED_WIDTH = 120
 
 
@@ -52,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Build the mesh (no requests are sent) and print every pool's models and health.",
     )
     _add_mesh_source(status)
+    _add_watch(status)
     _add_serve(commands)
     return parser
 
@@ -65,6 +68,26 @@ def _add_mesh_source(command: argparse.ArgumentParser) -> None:
         metavar="CAPABILITY",
         help=f"capabilities to build pools for without --config (default: {DEFAULT_CAPABILITY})",
     )
+
+
+def _add_watch(status: argparse.ArgumentParser) -> None:
+    status.add_argument(
+        "--watch", action="store_true", help="refresh the view until Ctrl-C (rich live view, or plain text)"
+    )
+    status.add_argument(
+        "--interval",
+        type=_positive_float,
+        default=1.0,
+        metavar="SECONDS",
+        help="--watch refresh (default: 1)",
+    )
+    status.add_argument("--count", type=_count, metavar="N", help="--watch: stop after N refreshes")
+
+
+def _count(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number > 0, got {text!r}")
+    return int(text)
 
 
 def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -106,12 +129,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "demo":
+        _require("demo", DEMO_PACKAGES)
         from modelmesh.demo import run_demo
 
         return run_demo(cooldown_s=args.cooldown).exit_code
     if args.command == "serve":
         return _serve(parser, args)
-    return _status(parser, args.config, args.capabilities)
+    if args.count is not None and not args.watch:
+        parser.error("status: --count needs --watch")
+    return _status(parser, args.config, args.capabilities, args)
+
+
+def _require(command: str, packages: Sequence[str]) -> None:
+    """Exit with the one install line that fixes it when an extra's packages are missing."""
+    missing = []
+    for package in packages:
+        try:
+            importlib.import_module(package)
+        except ImportError:
+            missing.append(package)
+    if missing:
+        raise SystemExit(
+            f"modelmesh {command} needs {', '.join(packages)} (missing: {', '.join(missing)}): "
+            f'pip install "modelmesh[{command}]"'
+        )
 
 
 def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -147,7 +188,9 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     return 0
 
 
-def _status(parser: argparse.ArgumentParser, config: str | None, capabilities: list[str]) -> int:
+def _status(
+    parser: argparse.ArgumentParser, config: str | None, capabilities: list[str], args: argparse.Namespace
+) -> int:
     from modelmesh.errors import ConfigError, NoProvidersError, UnknownNameError
 
     if config is not None and capabilities:
@@ -162,10 +205,15 @@ def _status(parser: argparse.ArgumentParser, config: str | None, capabilities: l
         return 1
     except (ConfigError, UnknownNameError, ValueError, OSError) as exc:
         parser.error(f"status: {exc}")
+    from modelmesh.watch import show_status, watch_status
+
     try:
-        console = make_console()
-        for table in status_tables(client.pool_status(), client.active_providers()):
-            console.print(table)
+        if args.watch:
+            watch_status(client, interval_s=args.interval, count=args.count)
+        else:
+            show_status(client)
+    except KeyboardInterrupt:  # Ctrl-C is how --watch ends
+        pass
     finally:
         client.close()
     return 0

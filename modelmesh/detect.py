@@ -50,9 +50,46 @@ def detected_providers(
         if preset.discover:
             section["discover"] = True
         found[name] = section
+    missing = [name for name in only or [] if name not in found]
+    if missing:
+        raise NoProvidersError(_missing_message(missing, presets, api_keys))
     if not found:
         raise NoProvidersError()
     return found
+
+
+def _missing_message(
+    missing: Sequence[str], presets: Mapping[str, catalog.ProviderPreset], api_keys: Mapping[str, str] | None
+) -> str:
+    """Why each provider named in ``providers=`` was not detected, and what would enable it."""
+    reasons = []
+    for name in missing:
+        preset = presets[name]
+        if api_keys is not None:
+            reasons.append(f"{name}: api_keys has no {name!r} entry")
+        elif preset.key_env:
+            reasons.append(f"{name}: {preset.key_env} is not set")
+        else:
+            reasons.append(f"{name}: a local server, used only when {preset.base_url_env} is set")
+    return (
+        f"providers= names {', '.join(missing)}, not available here ({'; '.join(reasons)}). "
+        f"Set the key, pass it in api_keys=, or leave {', '.join(missing)} out of providers=."
+    )
+
+
+def providers_serving(leaves: frozenset[str]) -> dict[str, str]:
+    """Known providers whose default models (or discovered ones) serve any of ``leaves``: name -> what
+    enables it (its key variable, or its host variable for a local server)."""
+    serving: dict[str, str] = {}
+    for name, preset in catalog.presets().items():
+        if preset.discover:
+            able = bool(preset.capabilities & leaves)
+        else:
+            able = any(m.capabilities & leaves for m in catalog.default_models(name))
+        enabler = preset.key_env or preset.base_url_env
+        if able and enabler:
+            serving[name] = enabler
+    return serving
 
 
 def autodetect_config(
@@ -86,4 +123,4 @@ def autodetect_config(
     }
 
 
-__all__ = ["PREDEFINED_POOLS", "autodetect_config", "detected_providers"]
+__all__ = ["PREDEFINED_POOLS", "autodetect_config", "detected_providers", "providers_serving"]

@@ -16,8 +16,12 @@ from modelmesh.errors import ConfigError
 from modelmesh.types import FEATURES, ModelSpec, ProviderEndpoint
 
 
-def discover_models(provider: ProviderEndpoint, *, timeout_s: float = 10.0) -> list[str]:
+def discover_models(
+    provider: ProviderEndpoint, *, timeout_s: float = 10.0, where: str | None = None
+) -> list[str]:
+    """The ids listed by the provider; ``where`` names it in errors (default ``providers.<name>``)."""
     url = f"{provider.base_url.rstrip('/')}/models"
+    path = where or f"providers.{provider.name}"
     headers = dict(provider.headers)
     if provider.api_key is not None:
         headers["authorization"] = f"Bearer {provider.api_key.get_secret_value()}"
@@ -27,12 +31,12 @@ def discover_models(provider: ProviderEndpoint, *, timeout_s: float = 10.0) -> l
     except httpx2.HTTPError as exc:
         raise ConfigError(
             f"model discovery failed: GET {url}: {type(exc).__name__}: {exc}",
-            path=f"providers.{provider.name}",
+            path=path,
         ) from None
     if response.status_code >= 400:
         raise ConfigError(
             f"model discovery failed: GET {url} answered HTTP {response.status_code}",
-            path=f"providers.{provider.name}",
+            path=path,
         )
     try:
         data = response.json().get("data", [])
@@ -40,7 +44,7 @@ def discover_models(provider: ProviderEndpoint, *, timeout_s: float = 10.0) -> l
     except (ValueError, AttributeError) as exc:
         raise ConfigError(
             f"model discovery failed: GET {url} did not return an OpenAI model list ({exc})",
-            path=f"providers.{provider.name}",
+            path=path,
         ) from None
 
 

@@ -7,6 +7,7 @@ Building one from configuration is ``modelmesh.builder``'s job, not this module'
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 import time
@@ -293,12 +294,24 @@ class ModelMesh:
         return names
 
     def rotate(self, pool_name: str) -> str | None:
-        """Move the pool's current model to standby and select the next active one; returns its id."""
+        """Move the pool's current model to standby and select the next active one; returns its id.
+
+        With no other active model the current one is kept and returned (a warning on the ``modelmesh``
+        logger and ``rotated: False`` in the event say so): a forced rotation never empties a pool.
+        """
         pool = self.pool(pool_name)
         now = self.clock()
         current_id = self._current(pool, now)
         current = next((m for m in pool.models if m.id == current_id), None)
-        if current is not None:
+        start = pool.index_of(current.key) + 1 if current else 0
+        ordered = pool.models[start:] + pool.models[:start]
+        chosen = next((m for m in ordered if m is not current and self._is_active(m, now)), current)
+        note = None
+        if chosen is current:
+            kept = f"; kept {current.id}" if current else ""
+            note = f"no {'other ' if current else ''}active model in pool {pool.name!r}{kept}"
+            logging.getLogger("modelmesh.rotation").warning("rotate(%r): %s", pool.name, note)
+        elif current is not None:
             cooldown = pool.config.recovery.cooldown_s
             until = math.inf if pool.config.recovery.mode == "manual" else now + cooldown
 
@@ -306,20 +319,17 @@ class ModelMesh:
                 state.standby_until, state.standby_reason = until, "manual rotation"
 
             self.store.update_model(current.key, standby)
-        start = pool.index_of(current.key) + 1 if current else 0
-        ordered = pool.models[start:] + pool.models[:start]
-        chosen = next((m for m in ordered if self._is_active(m, now)), None)
         self.store.update_pool(pool.name, lambda s: setattr(s, "current", chosen.key if chosen else None))
         if self.observer.enabled:
-            self.observer.emit(
-                {
-                    "event": "rotation",
-                    "pool": pool.name,
-                    "from": current.key if current else None,
-                    "to": chosen.key if chosen else None,
-                    "reason": "manual",
-                }
-            )
+            event = {
+                "event": "rotation",
+                "pool": pool.name,
+                "from": current.key if current else None,
+                "to": chosen.key if chosen else None,
+                "reason": "manual",
+                "rotated": note is None,
+            }
+            self.observer.emit({**event, "note": note} if note else event)
         return chosen.id if chosen else None
 
     def models(self) -> list[ModelSpec]:

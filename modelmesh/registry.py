@@ -160,8 +160,16 @@ OBSERVABILITY: Registry[type] = Registry(
         "modelmesh.null.v1": "modelmesh.observability.null:NullObserver",
         "modelmesh.console.v1": "modelmesh.observability.console:ConsoleObserver",
         "modelmesh.file.v1": "modelmesh.observability.jsonl:FileObserver",
+        "modelmesh.logging.v1": "modelmesh.observability.logging:LoggingObserver",
+        "modelmesh.otel.v1": "modelmesh.observability.otel:OtelObserver",
     },
-    aliases={"null": "modelmesh.null.v1", "console": "modelmesh.console.v1", "file": "modelmesh.file.v1"},
+    aliases={
+        "null": "modelmesh.null.v1",
+        "console": "modelmesh.console.v1",
+        "file": "modelmesh.file.v1",
+        "logging": "modelmesh.logging.v1",
+        "otel": "modelmesh.otel.v1",
+    },
 )
 
 STATE_STORES: Registry[type] = Registry(

@@ -57,9 +57,7 @@ def test_streaming_yields_chat_completion_chunks_from_the_real_model(fakes) -> N
 
 
 def test_layer1_several_capabilities_with_filters_and_strategy(fakes) -> None:  # type: ignore[no-untyped-def]
-    client = create(
-        "chat-completion", "text-embeddings", providers=["openai", "anthropic"], strategy="cost-first"
-    )
+    client = create("chat-completion", "text-embeddings", providers=["openai"], strategy="cost-first")
     chat = client.chat.completions.create(
         model="chat-completion", messages=[{"role": "user", "content": "Sum"}]
     )

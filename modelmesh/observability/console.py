@@ -69,6 +69,9 @@ def format_event(event: dict[str, Any]) -> tuple[str, str]:
         return f"[modelmesh] {event.get('scope')} {target} to standby: {event.get('reason')}", _COLOURS[
             "deactivation"
         ]
+    if kind == "rotation" and event.get("rotated") is False:
+        kept = f"[modelmesh] {pool}: rotation kept {event.get('to')}: {event.get('note')}"
+        return kept, _COLOURS["rotation"]
     if kind == "rotation":
         return f"[modelmesh] {pool}: rotated {event.get('from')} -> {event.get('to')}", _COLOURS["rotation"]
     if kind == "probe":

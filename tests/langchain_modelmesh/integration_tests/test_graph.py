@@ -74,7 +74,7 @@ async def test_status_node_sees_standby_rotate_node_moves_to_the_other_provider(
         "backup",
     )
     assert result["rotations"] == [
-        {"pool": POOL, "from": "gpt-4o-mini", "to": "backup-large", "to_provider": "backup"}
+        {"pool": POOL, "from": "gpt-4o-mini", "to": "backup-large", "to_provider": "backup", "rotated": True}
     ]
     answer = result["messages"][-1]
     assert answer.response_metadata["model_name"] == "backup-large"

@@ -16,6 +16,7 @@ from langchain_modelmesh import (
     describe_pool,
     mesh_tools,
     needs_rotation,
+    rotate_node,
 )
 from modelmesh import create, create_async
 from tests.langchain_modelmesh.unit_tests.offline import CONFIG
@@ -53,11 +54,30 @@ def test_rotate_model_moves_to_the_next_active_model() -> None:
         "to": "gpt-4o-mini",
         "to_provider": "openai",
         "active": 1,
+        "rotated": True,
     }
     status = json.loads(PoolStatusTool(mesh=client).invoke({"pool": "chat-completion"}))
     assert status["current_model"] == "gpt-4o-mini"
     assert status["standby"] == 1
     assert status["degraded"] is True
+
+
+def test_rotate_model_with_no_other_active_model_keeps_it_and_reports_so() -> None:
+    client = create(config=CONFIG)
+    rotate = RotateModelTool(mesh=client)
+    assert json.loads(rotate.invoke({"pool": "chat-completion"}))["rotated"] is True
+    kept = json.loads(rotate.invoke({"pool": "chat-completion"}))
+    assert kept["from"] == kept["to"] == "gpt-4o-mini" and kept["rotated"] is False
+    assert "no other active model" in kept["note"] and kept["active"] == 1
+    assert client.pool_status()["chat-completion"].current_model == "gpt-4o-mini"
+
+
+def test_rotate_node_records_a_kept_model() -> None:
+    client = create(config=CONFIG)
+    node = rotate_node(client, "chat-completion")
+    node({})
+    (record,) = node({})["rotations"]
+    assert record["to"] == "gpt-4o-mini" and record["rotated"] is False and "note" in record
 
 
 def test_default_pool_is_used_when_the_model_names_none() -> None:
