@@ -7,6 +7,7 @@ command lines (``modelmesh.cli`` does) and does not act on the values (the app a
 
 from __future__ import annotations
 
+import argparse
 import ipaddress
 import os
 from collections.abc import Iterable
@@ -99,4 +100,21 @@ def check_exposure(host: str, settings: ProxySettings, *, insecure_no_auth: bool
     raise ValueError(
         f"refusing to listen on {host} without a proxy API key: anyone who can reach it would spend your "
         f"provider keys. Set {KEY_ENV} (or --api-key), or pass --insecure-no-auth if the network is trusted."
+    )
+
+
+def proxy_settings(args: argparse.Namespace) -> ProxySettings:
+    """Settings from ``modelmesh serve``'s arguments; keys from ``--api-key`` or else the environment."""
+    keys = proxy_keys(args.api_key) if args.api_key else keys_from_env()
+    return ProxySettings(
+        api_keys=keys,
+        max_body_bytes=int(args.max_body_mb * 1024 * 1024),
+        body_timeout_s=args.body_timeout,
+        header_timeout_s=args.header_timeout,
+        max_concurrency=args.max_concurrency,
+        redact_provider_errors=args.redact_provider_errors,
+        pools_only=args.pools_only,
+        cors_origins=tuple(args.cors_origin),
+        access_log=args.access_log,
+        grace_s=args.grace,
     )

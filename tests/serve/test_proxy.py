@@ -249,7 +249,7 @@ def test_cli_serve_runs_the_proxy_with_the_env_key(
     monkeypatch.setenv("MODELMESH_PROXY_KEY", KEY)
     code, _, err = run_cli(["serve", "--port", "9099"], capsys)
     assert code == 0
-    assert calls == [{"host": "127.0.0.1", "port": 9099, "api_key": KEY}]
+    assert [(c["host"], c["port"], c["settings"].api_keys) for c in calls] == [("127.0.0.1", 9099, (KEY,))]
     assert "proxy auth on" in err and KEY not in err
 
 
