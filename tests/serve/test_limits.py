@@ -1,0 +1,227 @@
+"""Resource limits of the proxy (issue 9, #6; issue 11, #4): body size, read deadlines, concurrency, JSON.
+
+Slow and oversized clients are raw sockets, so each test controls exactly which bytes arrive when.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+import time
+
+import httpx2
+import openai
+import pytest
+
+from modelmesh.serve.runner import header_deadline_protocol
+from modelmesh.testing import FakeProvider, Fault
+from tests.serve.conftest import HELLO, Proxy, ProxyServer
+
+CHAT = {"model": "chat-completion", "messages": HELLO}
+
+
+def connect(server: ProxyServer) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    return sock
+
+
+def head(path: str, *lines: str) -> bytes:
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n" + "".join(f"{x}\r\n" for x in lines) + "\r\n"
+    ).encode()
+
+
+def read_reply(sock: socket.socket) -> tuple[int, bytes]:
+    """(status, raw reply) read until the server closes or a whole small reply arrived."""
+    data = b""
+    while b"\r\n\r\n" not in data or not data.rstrip().endswith(b"}"):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return int(data.split(b" ", 2)[1]), data
+
+
+def is_closed(sock: socket.socket, within_s: float) -> bool:
+    sock.settimeout(within_s)
+    try:
+        while sock.recv(65536):
+            pass
+    except TimeoutError:
+        return False
+    except ConnectionResetError:
+        pass
+    return True
+
+
+def test_a_body_over_the_limit_is_a_413_the_sdk_understands(proxy: Proxy) -> None:
+    server = proxy(max_body_bytes=4096)
+    big = [{"role": "user", "content": "x" * 5000}]
+    with server.client() as client, pytest.raises(openai.APIStatusError) as caught:
+        client.chat.completions.create(model="chat-completion", messages=big)
+    assert caught.value.status_code == 413
+    assert caught.value.body["code"] == "request_too_large"  # type: ignore[index]
+    assert "4,096 bytes" in caught.value.message and "--max-body-mb" in caught.value.message
+    with server.client() as client:  # a body under the limit still goes through
+        assert client.chat.completions.create(model="chat-completion", messages=HELLO).model == "gpt-4o"
+
+
+def test_a_declared_length_over_the_limit_is_refused_before_reading(proxy: Proxy) -> None:
+    server = proxy(max_body_bytes=4096)
+    with connect(server) as sock:
+        sock.sendall(
+            head("/v1/chat/completions", "Content-Type: application/json", "Content-Length: 100000000")
+        )
+        status, reply = read_reply(sock)  # no body byte was sent
+    assert status == 413 and b"request_too_large" in reply
+
+
+def test_a_chunked_body_is_cut_off_as_soon_as_it_passes_the_limit(proxy: Proxy) -> None:
+    server = proxy(max_body_bytes=64 * 1024)
+    chunk = b"x" * 16384
+    with connect(server) as sock:
+        sock.sendall(
+            head("/v1/chat/completions", "Content-Type: application/json", "Transfer-Encoding: chunked")
+        )
+        for _ in range(5):  # 80 KB sent, and the client never ends the body
+            sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        status, reply = read_reply(sock)
+    assert status == 413 and b"request_too_large" in reply
+
+
+def test_a_slow_body_gets_a_408(proxy: Proxy) -> None:
+    server = proxy(body_timeout_s=0.5)
+    body = json.dumps(CHAT).encode()
+    with connect(server) as sock:
+        sock.sendall(
+            head("/v1/chat/completions", "Content-Type: application/json", f"Content-Length: {len(body)}")
+        )
+        sock.sendall(body[:10])  # ... and the rest never comes
+        started = time.monotonic()
+        status, reply = read_reply(sock)
+    assert status == 408 and b"request_timeout" in reply
+    assert time.monotonic() - started < 2.5
+
+
+def test_a_request_head_sent_byte_by_byte_is_cut_off(proxy: Proxy) -> None:
+    server = proxy(uvicorn={"http": header_deadline_protocol(1.0)})
+    with connect(server) as sock:
+        started = time.monotonic()
+        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\n")
+        closed = False
+        for _ in range(40):  # a header byte every 0.1 s would hold the connection forever
+            try:
+                sock.sendall(b"X")
+            except OSError:
+                closed = True
+                break
+            if is_closed(sock, 0.1):
+                closed = True
+                break
+        assert closed, "the connection outlived its header deadline"
+        assert time.monotonic() - started < 2.5
+
+
+def test_a_silent_connection_is_closed_at_the_header_deadline(proxy: Proxy) -> None:
+    server = proxy(uvicorn={"http": header_deadline_protocol(0.5)})
+    with connect(server) as sock:
+        assert is_closed(sock, 2.5)
+
+
+def test_over_the_concurrency_limit_a_503_says_so(
+    proxy: Proxy, fakes: tuple[FakeProvider, FakeProvider]
+) -> None:
+    fakes[0].set_outage(Fault.latency(1.0))
+    config_timeouts = {"read_s": 5, "first_token_s": 5, "total_s": 10}
+    from tests.serve.conftest import mesh_config
+
+    config = mesh_config(*fakes)
+    config["pools"]["chat-completion"]["timeouts"] = config_timeouts
+    server = proxy(config=config, max_concurrency=1)
+    slow = threading.Thread(
+        target=httpx2.post, args=(f"{server.url}/chat/completions",), kwargs={"json": CHAT}
+    )
+    slow.start()
+    try:
+        time.sleep(0.3)  # the slow request is in flight
+        with server.client() as client, pytest.raises(openai.InternalServerError) as caught:
+            client.chat.completions.create(model="chat-completion", messages=HELLO)
+    finally:
+        slow.join(10)
+    assert caught.value.status_code == 503
+    assert caught.value.response.headers["retry-after"] == "1"
+    assert caught.value.body["code"] == "proxy_overloaded"  # type: ignore[index]
+    assert "--max-concurrency" in caught.value.message
+    assert fakes[0].calls() == 1  # the refused request never reached a provider
+
+
+def test_a_client_leaving_mid_body_logs_no_traceback(
+    proxy: Proxy, caplog: pytest.LogCaptureFixture, fakes: tuple[FakeProvider, FakeProvider]
+) -> None:
+    caplog.set_level(logging.INFO)
+    server = proxy()
+    with connect(server) as sock:
+        sock.sendall(head("/v1/chat/completions", "Content-Type: application/json", "Content-Length: 1000"))
+        sock.sendall(b'{"model": "chat-')
+    time.sleep(0.3)
+    with server.client() as client:  # the proxy is unaffected
+        assert client.chat.completions.create(model="chat-completion", messages=HELLO).model == "gpt-4o"
+    assert fakes[0].calls() == 1
+    assert [r.getMessage() for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR] == []
+    access = [r.getMessage() for r in caplog.records if r.name == "modelmesh.serve.access"]
+    assert any('"POST /v1/chat/completions" 499' in line for line in access), access
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        (b'{"model": "chat-completion", "messages": [', "not valid JSON"),
+        (b"hello there", "not valid JSON"),
+        (b"", "empty"),
+        (b'["chat-completion"]', "must be an object"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested deeper than 64"),
+        (b'{"a": ' * 65 + b"1" + b"}" * 65, "nested deeper than 64"),
+        (b"[" * 100_000, "brackets do not balance"),
+        (b'{"model": "chat-completion", "model": "gpt-4o", "messages": []}', '"model" more than once'),
+        (b'{"model": "\xff"}', "not UTF-8"),
+    ],
+    ids=["truncated", "text", "empty", "array", "deep", "deep-objects", "unbalanced", "two-models", "binary"],
+)
+def test_bodies_that_are_not_one_sound_json_object_are_a_400(
+    proxy: Proxy, body: bytes, fragment: str, fakes: tuple[FakeProvider, FakeProvider]
+) -> None:
+    server = proxy()
+    reply = httpx2.post(
+        f"{server.url}/chat/completions", content=body, headers={"content-type": "application/json"}
+    )
+    assert reply.status_code == 400, reply.text
+    error = reply.json()["error"]
+    assert error["code"] == "invalid_request_body" and fragment in error["message"]
+    assert fakes[0].calls() == fakes[1].calls() == 0
+
+
+def test_nesting_up_to_the_limit_is_fine(proxy: Proxy) -> None:
+    server = proxy()
+    deep = {"model": "chat-completion", "messages": HELLO, "metadata": {}}
+    node = deep["metadata"]
+    for _ in range(40):
+        node["x"] = {}
+        node = node["x"]
+    tricky = [{"role": "user", "content": "[[[[" * 100}]  # brackets inside strings do not nest
+    for body in (deep, {"model": "chat-completion", "messages": tricky}):
+        reply = httpx2.post(f"{server.url}/chat/completions", json=body)
+        assert reply.status_code == 200, reply.text
+
+
+def test_the_readme_curl_example_works(proxy: Proxy) -> None:
+    """``curl -d`` sends ``application/x-www-form-urlencoded``: the JSON body is still what counts."""
+    server = proxy()
+    reply = httpx2.post(
+        f"{server.url}/chat/completions",
+        content=b'{"model": "chat-completion", "messages": [{"role": "user", "content": "hi"}]}',
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["model"] == "gpt-4o"
