@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
@@ -41,6 +42,7 @@ RELAYED_HEADERS = frozenset(
     }
 )
 RELAYED_PREFIXES = ("x-ratelimit-", "anthropic-ratelimit-", "x-modelmesh-")
+logger = logging.getLogger("modelmesh.serve")
 _EXHAUSTED = ("x-modelmesh-attempts", "x-modelmesh-pool")  # the mesh tried providers: not a local answer
 
 
@@ -82,6 +84,8 @@ class RelayResponse:
             gone.cancel()
             body = await self.answer.aread()
             if self.redact_errors and self.is_exhausted:
+                text = self.mesh.redact(body)[:4096].decode("utf-8", "replace")
+                logger.warning("provider error relayed without its text (HTTP %d): %s", self.status, text)
                 body = redacted_error(self.status, body)
                 self.headers = [(k, v) for k, v in self.headers if k != "content-type"]
                 self.headers.append(("content-type", "application/json"))

@@ -134,3 +134,13 @@ def chat(client: openai.OpenAI, stream: bool, model: str = "chat-completion") ->
     with client.chat.completions.create(model=model, messages=HELLO, stream=True) as events:
         chunks = list(events)
     return chunks[-1].model, "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+
+
+def access_lines(caplog: pytest.LogCaptureFixture, fragment: str, timeout_s: float = 2.0) -> list[str]:
+    """Server-side log lines once one contains ``fragment`` (logged just after the reply is sent)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        lines = [r.getMessage() for r in caplog.records if r.name.startswith(("modelmesh", "uvicorn"))]
+        if any(fragment in line for line in lines) or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.01)

@@ -15,7 +15,7 @@ from modelmesh.client import build_config
 from modelmesh.serve import ProxySettings, serve
 from modelmesh.serve.runner import resolved
 from modelmesh.testing import FakeProvider
-from tests.serve.conftest import HELLO, Proxy, chat, mesh_config
+from tests.serve.conftest import HELLO, Proxy, access_lines, chat, mesh_config
 
 KEY_A, KEY_B = "proxy-key-alpha-1234", "proxy-key-bravo-5678"
 
@@ -159,6 +159,6 @@ def test_a_key_in_the_query_string_is_refused_and_never_logged(
     )
     assert reply.status_code == 401 and reply.json()["error"]["code"] == "api_key_in_url"
     assert KEY_B not in reply.text
-    server_side = [r.getMessage() for r in caplog.records if r.name.startswith(("modelmesh", "uvicorn"))]
+    server_side = access_lines(caplog, '"GET /v1/models" 401')
     assert any('"GET /v1/models" 401' in line for line in server_side), server_side
     assert not [line for line in server_side if KEY_B in line or "x=1" in line]
