@@ -6,6 +6,11 @@ internal tracing headers, error bodies with DSNs); the proxy's clients must see 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+import socket
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -171,3 +176,41 @@ def test_a_stream_keeps_no_length_and_a_whole_body_gets_its_own(proxy: Proxy) ->
         f"{server.url}/chat/completions", json={"model": "chat-completion", "messages": HELLO}
     )
     assert int(whole.headers["content-length"]) == len(whole.content)
+
+
+class SlowUpstream:
+    """An OpenAI-compatible upstream that never answers; it records when its client hangs up."""
+
+    def __init__(self) -> None:
+        self.started, self.closed = threading.Event(), threading.Event()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        while (await receive()).get("more_body"):
+            pass
+        self.started.set()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(10):
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+                self.closed.set()
+                return
+        await send({"type": "http.response.start", "status": 500, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+
+def test_a_client_leaving_before_the_first_byte_cancels_the_run(proxy: Proxy) -> None:
+    upstream = SlowUpstream()
+    slow = ServerThread(Starlette(routes=[Route("/v1/chat/completions", upstream)]))
+    try:
+        config = one_provider(f"{slow.origin}/v1", "sk-slow-123456")
+        config["pools"]["chat-completion"]["timeouts"] = {"read_s": 30, "first_token_s": 30, "total_s": 60}
+        server = proxy(config=config)
+        body = json.dumps({"model": "chat-completion", "messages": HELLO}).encode()
+        with socket.create_connection(("127.0.0.1", server.port)) as sock:
+            head = f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n"
+            sock.sendall(head.encode() + body)
+            assert upstream.started.wait(5), "the request did not reach the upstream"
+        # The client is gone before any byte of the answer: the proxy stops the run and hangs up too.
+        assert upstream.closed.wait(3), "the upstream request was left running"
+    finally:
+        slow.stop()
