@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-test
 REAL_STAMP := $(VENV)/.installed-real
 REAL_LOG := $(VENV)/real-install.log
 
-.PHONY: test demo bench lint clean
+.PHONY: test demo bench bench-proxy lint clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -33,6 +33,10 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+# modelmesh serve against the bare upstream, closed-loop at concurrency 1, 16, 64 and 256.
+bench-proxy: $(STAMP)
+	$(BIN)/python -m benchmarks.proxy --json benchmarks/last-proxy-run.json
 
 lint: $(STAMP)
 	$(BIN)/mypy

@@ -1,0 +1,210 @@
+"""``make bench-proxy`` (= ``python -m benchmarks.proxy``): ``modelmesh serve`` against the bare upstream.
+
+Both targets are measured in the same run against the same upstream (``benchmarks.server``, its own
+process): the bare upstream, then ``modelmesh serve`` (its own process, one worker, access log off) in
+front of it. The load generator is a minimal closed-loop HTTP/1.1 client on raw asyncio sockets (one
+keep-alive connection per concurrent client, a pre-rendered non-streamed chat request), so its own cost
+stays far below an SDK's. Reported per concurrency: requests/s, p50/p99 latency, errors, the proxy's
+added p50/p99 over the bare upstream, and the proxy's CPU seconds per 1,000 requests and RSS.
+The LiteLLM proxy is not part of this run (yet): see docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from benchmarks.cases import MODEL, Server, serve
+
+BODY = json.dumps({"model": "chat-completion", "messages": [{"role": "user", "content": "Hello!"}]}).encode()
+CONCURRENCY = (1, 16, 64, 256)
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    target: str
+    concurrency: int
+    requests: int
+    errors: int
+    seconds: float
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    cpu_s_per_1000: float | None = None
+    rss_mb: float | None = None
+
+
+def request_bytes(path: str) -> bytes:
+    head = f"POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+    head += f"Authorization: Bearer sk-bench\r\nContent-Length: {len(BODY)}\r\n\r\n"
+    return head.encode() + BODY
+
+
+async def _client(port: int, request: bytes, until: float, latencies: list[float], errors: list[int]) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        while time.perf_counter() < until:
+            start = time.perf_counter()
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.lower() == b"content-length":
+                    length = int(value)
+            await reader.readexactly(length)
+            latencies.append(time.perf_counter() - start)
+            if not head.startswith(b"HTTP/1.1 200"):
+                errors.append(1)
+    finally:
+        writer.close()
+
+
+async def closed_loop(
+    port: int, path: str, concurrency: int, seconds: float
+) -> tuple[list[float], int, float]:
+    request = request_bytes(path)
+    latencies: list[float] = []
+    errors: list[int] = []
+    start = time.perf_counter()
+    until = start + seconds
+    await asyncio.gather(*(_client(port, request, until, latencies, errors) for _ in range(concurrency)))
+    return latencies, len(errors), time.perf_counter() - start
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def measure(target: str, port: int, path: str, concurrency: int, seconds: float, pid: int | None) -> Result:
+    asyncio.run(closed_loop(port, path, concurrency, min(seconds, 0.5)))  # warm-up: connections, caches
+    cpu_before = _cpu_s(pid) if pid else 0.0
+    latencies, errors, elapsed = asyncio.run(closed_loop(port, path, concurrency, seconds))
+    cpu = (_cpu_s(pid) - cpu_before) if pid else None
+    ordered = sorted(latencies)
+    n = len(ordered)
+    return Result(
+        target,
+        concurrency,
+        n,
+        errors,
+        round(elapsed, 2),
+        round(n / elapsed, 1),
+        round(statistics.median(ordered) * 1000, 3),
+        round(ordered[min(n - 1, int(n * 0.99))] * 1000, 3),
+        round(cpu / n * 1000, 3) if cpu is not None and n else None,
+        round(_rss_mb(pid), 1) if pid else None,
+    )
+
+
+@contextmanager
+def modelmesh_serve(upstream: Server) -> Iterator[tuple[int, int]]:
+    """``modelmesh serve`` over ``upstream`` in its own process: (port, pid)."""
+    config = {
+        "providers": {"openai": {"api_key": upstream.api_key, "base_url": upstream.base_url}},
+        "pools": {"chat-completion": {"capability": "chat-completion", "models": [MODEL]}},
+    }
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
+        json.dump(config, file)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    argv = [sys.executable, "-m", "modelmesh.cli", "serve", "--config", file.name, "--port", str(port)]
+    argv += ["--access-log", "off", "--max-concurrency", "4096"]
+    proc = subprocess.Popen(argv, stderr=subprocess.DEVNULL)
+    try:
+        _wait_ready(port)
+        yield port, proc.pid
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        os.unlink(file.name)
+
+
+def _wait_ready(port: int) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                sock.sendall(b"GET /health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                if sock.recv(64).startswith(b"HTTP/1.1 200"):
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("modelmesh serve did not start")
+
+
+def run(levels: Sequence[int], seconds: float) -> list[Result]:
+    results: list[Result] = []
+    with serve("minimal") as upstream:
+        upstream_port = int(upstream.base_url.rsplit(":", 1)[1].split("/")[0])
+        with modelmesh_serve(upstream) as (port, pid):
+            for concurrency in levels:
+                results.append(
+                    measure("upstream", upstream_port, "/v1/chat/completions", concurrency, seconds, None)
+                )
+                results.append(
+                    measure("modelmesh serve", port, "/v1/chat/completions", concurrency, seconds, pid)
+                )
+    return results
+
+
+def report(results: list[Result]) -> str:
+    columns = ["concurrency", "target", "req/s", "p50 ms", "p99 ms", "added p50 ms", "added p99 ms"]
+    columns += ["errors", "CPU s / 1k req", "RSS MB"]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    bare = {r.concurrency: r for r in results if r.target == "upstream"}
+    for r in results:
+        base = bare[r.concurrency]
+        added = (
+            ("", "")
+            if r.target == "upstream"
+            else (f"{r.p50_ms - base.p50_ms:.2f}", f"{r.p99_ms - base.p99_ms:.2f}")
+        )
+        cells = [str(r.concurrency), r.target, f"{r.rps:,.0f}", f"{r.p50_ms:.2f}", f"{r.p99_ms:.2f}", *added]
+        cells += [str(r.errors), _blank(r.cpu_s_per_1000), _blank(r.rss_mb)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _blank(value: float | None) -> str:
+    return "" if value is None else str(value)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.proxy", description=__doc__)
+    parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per case (default: 5)")
+    parser.add_argument("--quick", action="store_true", help="1 s per case (smoke run, noisy numbers)")
+    parser.add_argument("--json", metavar="PATH", type=Path, help="also write the results as JSON here")
+    args = parser.parse_args(argv)
+    results = run(CONCURRENCY, 1.0 if args.quick else args.seconds)
+    print(report(results))
+    if args.json:
+        payload = {"command": " ".join(sys.argv), "results": [asdict(r) for r in results]}
+        args.json.write_text(json.dumps(payload, indent=2) + "\n")
+    return 1 if any(r.errors for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
