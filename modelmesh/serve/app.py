@@ -27,6 +27,7 @@ from modelmesh.serve.models import listing, pool_card, require_pool
 from modelmesh.serve.relay import RelayResponse
 from modelmesh.serve.replies import RequestRefused, send_error, send_json
 from modelmesh.serve.settings import ProxySettings
+from modelmesh.serve.status_page import RecentFailovers, StatusData, StatusPage
 from modelmesh.transport import AsyncMeshTransport
 from modelmesh.types import Endpoint
 
@@ -70,14 +71,17 @@ def create_app(
     transport = AsyncMeshTransport(mesh)
     metrics = _metrics(mesh)
     keys = [key.encode() for key in settings.api_keys]
+    recent = RecentFailovers()
     routes = [
         Route("/health", health.summary_endpoint(mesh), methods=["GET"]),
         Route("/health/live", health.live, methods=["GET"]),
         Route("/health/ready", health.ready_endpoint(mesh), methods=["GET"]),
         Route("/metrics", KeyGuard(MetricsEndpoint(metrics), keys)),
+        Route("/ui", StatusPage(), methods=["GET"]),
+        Route("/ui/status.json", KeyGuard(StatusData(mesh, recent), keys), methods=["GET"]),
         Route("/{path:path}", KeyGuard(ProxyEndpoint(mesh, transport, settings), keys), methods=METHODS),
     ]
-    middleware = [Middleware(Edge, metrics, settings.access_log)]  # outermost: sees every answer
+    middleware = [Middleware(Edge, metrics, settings.access_log, recent)]  # outermost: sees every answer
     if settings.cors_origins:
         middleware.append(
             Middleware(

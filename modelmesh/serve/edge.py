@@ -18,6 +18,7 @@ from modelmesh.types import Endpoint
 
 if TYPE_CHECKING:
     from modelmesh.serve.metrics import ProxyMetrics
+    from modelmesh.serve.status_page import RecentFailovers
 
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -39,10 +40,16 @@ def route_of(path: str) -> str:
 
 
 class Edge:
-    """Wraps the app: times each request, records it in ``metrics`` and in the access log."""
+    """Wraps the app: times each request, records it in ``metrics``, ``recent`` and the access log."""
 
-    def __init__(self, app: ASGIApp, metrics: ProxyMetrics | None, access_log: str) -> None:
-        self.app, self.metrics, self.access_log = app, metrics, access_log
+    def __init__(
+        self,
+        app: ASGIApp,
+        metrics: ProxyMetrics | None,
+        access_log: str,
+        recent: RecentFailovers | None = None,
+    ) -> None:
+        self.app, self.metrics, self.access_log, self.recent = app, metrics, access_log, recent
 
     async def __call__(self, scope: Message, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -78,6 +85,8 @@ class Edge:
             self.metrics.observe(route, scope["method"], seen["status"], seconds, seen["first_byte_s"])
             if "pool" in routing:
                 self.metrics.routed(routing["pool"], routing.get("attempts"), routing.get("failovers"))
+        if self.recent is not None and routing:
+            self.recent.record(seen["status"], routing)
         if self.access_log != "off" and access_logger.isEnabledFor(logging.INFO):
             access_logger.info(_line(self.access_log, scope, seen["status"], seconds, routing))
 
