@@ -92,16 +92,38 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="allow a non-loopback --host without a proxy key (anyone who reaches it spends your keys)",
     )
+    _add_serve_options(serve)
+
+
+def _add_serve_options(serve: argparse.ArgumentParser) -> None:
     limits = serve.add_argument_group("limits")
-    limits.add_argument("--max-body-mb", type=_positive_float, default=8.0, metavar="MB", help="default: 8")
     limits.add_argument(
-        "--max-concurrency", type=_positive_int, default=256, metavar="N", help="default: 256"
+        "--max-body-mb",
+        type=_positive_float,
+        default=8.0,
+        metavar="MB",
+        help="request body limit (default: 8)",
     )
     limits.add_argument(
-        "--body-timeout", type=_positive_float, default=30.0, metavar="SECONDS", help="default: 30"
+        "--max-concurrency",
+        type=_positive_int,
+        default=256,
+        metavar="N",
+        help="requests at once (default: 256)",
     )
     limits.add_argument(
-        "--header-timeout", type=_positive_float, default=10.0, metavar="SECONDS", help="default: 10"
+        "--body-timeout",
+        type=_positive_float,
+        default=30.0,
+        metavar="SECONDS",
+        help="body deadline (default: 30)",
+    )
+    limits.add_argument(
+        "--header-timeout",
+        type=_positive_float,
+        default=10.0,
+        metavar="SECONDS",
+        help="head deadline (default: 10)",
     )
     ops = serve.add_argument_group("exposure and operations")
     ops.add_argument(

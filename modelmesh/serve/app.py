@@ -82,22 +82,7 @@ def create_app(
         Route("/{path:path}", KeyGuard(ProxyEndpoint(mesh, transport, settings), keys), methods=METHODS),
     ]
     middleware = [Middleware(Edge, metrics, settings.access_log, recent)]  # outermost: sees every answer
-    if settings.cors_origins:
-        middleware.append(
-            Middleware(
-                CORSMiddleware,
-                allow_origins=list(settings.cors_origins),
-                allow_methods=["GET", "POST", "OPTIONS"],
-                allow_headers=["authorization", "content-type", "x-session-id", "openai-organization"],
-                expose_headers=[
-                    "x-modelmesh-pool",
-                    "x-modelmesh-model",
-                    "x-modelmesh-provider",
-                    "retry-after",
-                ],
-                max_age=600,
-            )
-        )
+    middleware += _cors(settings.cors_origins)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -109,6 +94,21 @@ def create_app(
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.mesh, app.state.transport, app.state.settings = mesh, transport, settings
     return app
+
+
+def _cors(origins: tuple[str, ...]) -> list[Middleware]:
+    """Browser access for ``origins`` only; preflights are answered before the key guard (they carry none)."""
+    if not origins:
+        return []
+    cors = Middleware(
+        CORSMiddleware,
+        allow_origins=list(origins),
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["authorization", "content-type", "x-session-id", "openai-organization"],
+        expose_headers=["x-modelmesh-pool", "x-modelmesh-model", "x-modelmesh-provider", "retry-after"],
+        max_age=600,
+    )
+    return [cors]
 
 
 def _metrics(mesh: ModelMesh) -> ProxyMetrics | None:
