@@ -20,6 +20,8 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
+_JSON_TYPES[type(None)] = "null"
 _INNERMOST = re.compile(rb"\[[^\[\]{}]*\]|\{[^\[\]{}]*\}")
 
 
@@ -84,7 +86,9 @@ def checked_json(body: bytes, max_depth: int) -> dict[str, Any]:
             'The JSON body names "model" more than once: send it once (which to route is ambiguous).'
         ) from None
     if not isinstance(parsed, dict):
-        raise _invalid(f"The JSON body must be an object, not {type(parsed).__name__}.")
+        raise _invalid(
+            f"The JSON body must be an object ({{...}}), not {_JSON_TYPES.get(type(parsed), 'a value')}."
+        )
     return parsed
 
 

@@ -180,14 +180,26 @@ def test_a_client_leaving_mid_body_logs_no_traceback(
         (b'{"model": "chat-completion", "messages": [', "not valid JSON"),
         (b"hello there", "not valid JSON"),
         (b"", "empty"),
-        (b'["chat-completion"]', "must be an object"),
+        (b'["chat-completion"]', "must be an object ({...}), not an array"),
+        (b"null", "not null"),
         (b"[" * 100_000 + b"]" * 100_000, "nested deeper than 64"),
         (b'{"a": ' * 65 + b"1" + b"}" * 65, "nested deeper than 64"),
         (b"[" * 100_000, "brackets do not balance"),
         (b'{"model": "chat-completion", "model": "gpt-4o", "messages": []}', '"model" more than once'),
         (b'{"model": "\xff"}', "not UTF-8"),
     ],
-    ids=["truncated", "text", "empty", "array", "deep", "deep-objects", "unbalanced", "two-models", "binary"],
+    ids=[
+        "truncated",
+        "text",
+        "empty",
+        "array",
+        "null",
+        "deep",
+        "deep-objects",
+        "unbalanced",
+        "two-models",
+        "binary",
+    ],
 )
 def test_bodies_that_are_not_one_sound_json_object_are_a_400(
     proxy: Proxy, body: bytes, fragment: str, fakes: tuple[FakeProvider, FakeProvider]
