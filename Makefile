@@ -34,9 +34,10 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
-# modelmesh serve against the bare upstream, closed-loop at concurrency 1, 16, 64 and 256.
+# modelmesh serve against the bare upstream and the LiteLLM proxy (installed into benchmarks/.litellm-venv),
+# closed-loop at concurrency 1, 16, 64 and 256.
 bench-proxy: $(STAMP)
-	$(BIN)/python -m benchmarks.proxy --json benchmarks/last-proxy-run.json
+	$(BIN)/python -m benchmarks.proxy --litellm --json benchmarks/last-proxy-run.json
 
 lint: $(STAMP)
 	$(BIN)/mypy

@@ -1,18 +1,21 @@
-"""``make bench-proxy`` (= ``python -m benchmarks.proxy``): ``modelmesh serve`` against the bare upstream.
+"""``make bench-proxy`` (= ``python -m benchmarks.proxy --litellm``): ``modelmesh serve`` side by side.
 
-Both targets are measured in the same run against the same upstream (``benchmarks.server``, its own
-process): the bare upstream, then ``modelmesh serve`` (its own process, one worker, access log off) in
-front of it. The load generator is a minimal closed-loop HTTP/1.1 client on raw asyncio sockets (one
-keep-alive connection per concurrent client, a pre-rendered non-streamed chat request), so its own cost
-stays far below an SDK's. Reported per concurrency: requests/s, p50/p99 latency, errors, the proxy's
-added p50/p99 over the bare upstream, and the proxy's CPU seconds per 1,000 requests and RSS.
-The LiteLLM proxy is not part of this run (yet): see docs/benchmarks.md.
+Every target is measured in the same run against the same upstream (``benchmarks.server``, its own
+process): the bare upstream, ``modelmesh serve`` (its own process, one worker, proxy key on, access log
+off) and, with ``--litellm``, the LiteLLM proxy (``litellm[proxy]`` installed by this script into
+``benchmarks/.litellm-venv``; one worker, master key, no database, no callbacks, access log off).
+The load generator is a minimal closed-loop HTTP/1.1 client on raw asyncio sockets (one keep-alive
+connection per concurrent client, a pre-rendered non-streamed chat request), so its own cost stays far
+below an SDK's. Reported per concurrency: requests/s, p50/p99 latency, errors, the latency added over
+the bare upstream, each proxy's CPU seconds per 1,000 requests and RSS, and modelmesh's throughput as
+a ratio to LiteLLM's measured in the same run.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -28,6 +31,14 @@ from pathlib import Path
 
 from benchmarks.cases import MODEL, Server, serve
 
+KEY = "sk-bench-proxy-key-0123456789"
+LITELLM_VENV = Path(__file__).resolve().parent / ".litellm-venv"
+# uvicorn's access log off for LiteLLM, as for modelmesh serve: both are measured without per-request logging.
+LITELLM_LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "loggers": {"uvicorn.access": {"level": "WARNING"}},
+}
 BODY = json.dumps({"model": "chat-completion", "messages": [{"role": "user", "content": "Hello!"}]}).encode()
 CONCURRENCY = (1, 16, 64, 256)
 
@@ -48,7 +59,7 @@ class Result:
 
 def request_bytes(path: str) -> bytes:
     head = f"POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
-    head += f"Authorization: Bearer sk-bench\r\nContent-Length: {len(BODY)}\r\n\r\n"
+    head += f"Authorization: Bearer {KEY}\r\nContent-Length: {len(BODY)}\r\n\r\n"
     return head.encode() + BODY
 
 
@@ -127,54 +138,109 @@ def modelmesh_serve(upstream: Server) -> Iterator[tuple[int, int]]:
     }
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
         json.dump(config, file)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
+    port = _free_port()
     argv = [sys.executable, "-m", "modelmesh.cli", "serve", "--config", file.name, "--port", str(port)]
     argv += ["--access-log", "off", "--max-concurrency", "4096"]
-    proc = subprocess.Popen(argv, stderr=subprocess.DEVNULL)
+    env = {**os.environ, "MODELMESH_PROXY_KEY": KEY}
+    with _process(argv, env, port, "/health/live", [file.name]) as pid:
+        yield port, pid
+
+
+@contextmanager
+def litellm_proxy(upstream: Server) -> Iterator[tuple[int, int]]:
+    """The LiteLLM proxy over ``upstream`` in its own process: (port, pid)."""
+    config = (
+        "model_list:\n  - model_name: chat-completion\n    litellm_params:\n"
+        f"      model: openai/{MODEL}\n      api_base: {upstream.base_url}\n"
+        f"      api_key: {upstream.api_key}\n"
+    )
+    paths = []
+    for suffix, text in ((".yaml", config), (".json", json.dumps(LITELLM_LOGGING))):
+        with tempfile.NamedTemporaryFile("w", suffix=suffix, delete=False) as file:
+            file.write(text)
+        paths.append(file.name)
+    port = _free_port()
+    argv = [str(_litellm()), "--config", paths[0], "--port", str(port), "--num_workers", "1"]
+    argv += ["--telemetry", "False", "--log_config", paths[1]]
+    env = {
+        **os.environ,
+        "LITELLM_MASTER_KEY": KEY,
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "LITELLM_LOG": "ERROR",
+    }
+    with _process(argv, env, port, "/health/liveliness", paths) as pid:
+        yield port, pid
+
+
+def _litellm() -> Path:
+    """The ``litellm`` command of a venv of its own (its dependencies must not touch ours)."""
+    command = LITELLM_VENV / "bin" / "litellm"
+    if not command.exists():
+        print(f"installing litellm[proxy] into {LITELLM_VENV} (a few minutes, once)", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", str(LITELLM_VENV)], check=True)
+        pip = [str(LITELLM_VENV / "bin" / "python"), "-m", "pip", "install", "-q", "litellm[proxy]"]
+        subprocess.run(pip, check=True)
+    return command
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def _process(argv: list[str], env: dict[str, str], port: int, health: str, files: list[str]) -> Iterator[int]:
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait_ready(port)
-        yield port, proc.pid
+        _wait_ready(port, health, proc)
+        yield proc.pid
     finally:
         proc.terminate()
         proc.wait(30)
-        os.unlink(file.name)
+        for path in files:
+            os.unlink(path)
 
 
-def _wait_ready(port: int) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+def _wait_ready(port: int, path: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 90
+    request = f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+    while time.monotonic() < deadline and proc.poll() is None:
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-                sock.sendall(b"GET /health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+                sock.sendall(request)
                 if sock.recv(64).startswith(b"HTTP/1.1 200"):
                     return
         except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("modelmesh serve did not start")
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{proc.args!r} did not start on port {port}")
 
 
-def run(levels: Sequence[int], seconds: float) -> list[Result]:
+def run(levels: Sequence[int], seconds: float, *, litellm: bool) -> list[Result]:
     results: list[Result] = []
-    with serve("minimal") as upstream:
-        upstream_port = int(upstream.base_url.rsplit(":", 1)[1].split("/")[0])
-        with modelmesh_serve(upstream) as (port, pid):
-            for concurrency in levels:
-                results.append(
-                    measure("upstream", upstream_port, "/v1/chat/completions", concurrency, seconds, None)
-                )
-                results.append(
-                    measure("modelmesh serve", port, "/v1/chat/completions", concurrency, seconds, pid)
-                )
+    path = "/v1/chat/completions"
+    with serve("minimal") as upstream, contextlib.ExitStack() as stack:
+        targets: list[tuple[str, int, int | None]] = [("upstream", _port_of(upstream.base_url), None)]
+        targets.append(("modelmesh serve", *stack.enter_context(modelmesh_serve(upstream))))
+        if litellm:
+            targets.append(("litellm", *stack.enter_context(litellm_proxy(upstream))))
+        for concurrency in levels:
+            for name, port, pid in targets:
+                results.append(measure(name, port, path, concurrency, seconds, pid))
     return results
+
+
+def _port_of(base_url: str) -> int:
+    return int(base_url.rsplit(":", 1)[1].split("/")[0])
 
 
 def report(results: list[Result]) -> str:
     columns = ["concurrency", "target", "req/s", "p50 ms", "p99 ms", "added p50 ms", "added p99 ms"]
-    columns += ["errors", "CPU s / 1k req", "RSS MB"]
+    columns += ["errors", "CPU s / 1k req", "RSS MB", "req/s vs LiteLLM"]
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     bare = {r.concurrency: r for r in results if r.target == "upstream"}
+    litellm = {r.concurrency: r for r in results if r.target == "litellm"}
     for r in results:
         base = bare[r.concurrency]
         added = (
@@ -183,7 +249,10 @@ def report(results: list[Result]) -> str:
             else (f"{r.p50_ms - base.p50_ms:.2f}", f"{r.p99_ms - base.p99_ms:.2f}")
         )
         cells = [str(r.concurrency), r.target, f"{r.rps:,.0f}", f"{r.p50_ms:.2f}", f"{r.p99_ms:.2f}", *added]
-        cells += [str(r.errors), _blank(r.cpu_s_per_1000), _blank(r.rss_mb)]
+        ratio = ""
+        if r.target == "modelmesh serve" and r.concurrency in litellm and litellm[r.concurrency].rps:
+            ratio = f"{r.rps / litellm[r.concurrency].rps:.1f}x"
+        cells += [str(r.errors), _blank(r.cpu_s_per_1000), _blank(r.rss_mb), ratio]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -197,8 +266,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per case (default: 5)")
     parser.add_argument("--quick", action="store_true", help="1 s per case (smoke run, noisy numbers)")
     parser.add_argument("--json", metavar="PATH", type=Path, help="also write the results as JSON here")
+    parser.add_argument("--litellm", action="store_true", help="also measure the LiteLLM proxy (installs it)")
     args = parser.parse_args(argv)
-    results = run(CONCURRENCY, 1.0 if args.quick else args.seconds)
+    results = run(CONCURRENCY, 1.0 if args.quick else args.seconds, litellm=args.litellm)
     print(report(results))
     if args.json:
         payload = {"command": " ".join(sys.argv), "results": [asdict(r) for r in results]}
