@@ -260,7 +260,7 @@ def mesh_request(scope: Message, body: bytes, *, as_json: bool) -> httpx2.Reques
     """
     target = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
     query = scope.get("query_string", b"").decode("latin-1")
-    url = _MESH_ORIGIN + target + (f"?{query}" if query else "")
+    url = _url(_MESH_ORIGIN + target + (f"?{query}" if query else ""))
     # Headers named by Connection are hop-by-hop too (RFC 9110 §7.6.1).
     connection = next((v for k, v in scope["headers"] if k == b"connection"), b"")
     dropped = _NOT_FORWARDED | {t.strip().lower() for t in connection.split(b",")}
@@ -270,6 +270,19 @@ def mesh_request(scope: Message, body: bytes, *, as_json: bool) -> httpx2.Reques
     if as_json:
         headers.append((b"content-type", b"application/json"))
     return httpx2.Request(scope["method"], url, headers=headers, content=body)
+
+
+_URLS: dict[str, httpx2.URL] = {}
+
+
+def _url(url: str) -> httpx2.URL:
+    """Parsed once per distinct URL: parsing is most of building a request. Bounded: clients choose paths."""
+    parsed = _URLS.get(url)
+    if parsed is None:
+        if len(_URLS) >= 256:
+            _URLS.clear()
+        parsed = _URLS[url] = httpx2.URL(url)
+    return parsed
 
 
 async def _disconnect(receive: Receive) -> None:

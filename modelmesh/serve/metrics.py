@@ -10,7 +10,7 @@ mesh: what the proxy cannot see at its edge (tokens, cost, the mesh's own overhe
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
@@ -80,6 +80,7 @@ class ProxyMetrics:
         )
         self.in_flight = Gauge("modelmesh_proxy_in_flight", "Requests being answered", registry=r)
         r.register(_PoolCollector(mesh))
+        self._series: dict[tuple[str, str, int], tuple[Any, ...]] = {}
 
     def observe(
         self, route: str, method: str, status: int, seconds: float, first_byte_s: float | None
