@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import os
+import platform
 import socket
 import statistics
 import subprocess
@@ -271,7 +272,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = run(CONCURRENCY, 1.0 if args.quick else args.seconds, litellm=args.litellm)
     print(report(results))
     if args.json:
-        payload = {"command": " ".join(sys.argv), "results": [asdict(r) for r in results]}
+        command = "python -m benchmarks.proxy " + " ".join(sys.argv[1:])
+        payload = {
+            "command": command,
+            "machine": platform.platform(),
+            "results": [asdict(r) for r in results],
+        }
         args.json.write_text(json.dumps(payload, indent=2) + "\n")
     return 1 if any(r.errors for r in results) else 0
 
