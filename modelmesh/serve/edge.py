@@ -8,6 +8,7 @@ changes nothing in the request or the answer.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -26,6 +27,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Message, Receive, Send], Awaitable[None]]
 
 access_logger = logging.getLogger("modelmesh.serve.access")
+logger = logging.getLogger("modelmesh.serve")
 _ROUTING = (b"x-modelmesh-pool", b"x-modelmesh-model", b"x-modelmesh-attempts", b"x-modelmesh-failovers")
 CLIENT_CLOSED = 499
 _ROUTES = (*(f"/v1/{e.value}" for e in Endpoint), "/v1/models", "/health", "/metrics", "/ui")
@@ -69,6 +71,10 @@ class Edge:
             self.metrics.in_flight.inc()
         try:
             await self.app(scope, receive, watched)
+        except asyncio.CancelledError:
+            # uvicorn cancels requests still running when the shutdown grace period ends (or the exit is
+            # forced); re-raised, each would print "Exception in ASGI application" and a traceback.
+            logger.warning('"%s %s" cut off by the shutdown', scope["method"], scope["path"])
         except Exception:
             if seen["first_byte_s"] is None:
                 seen["status"] = 500  # uvicorn answers 500 for an app that raised before answering

@@ -100,6 +100,14 @@ class DrainingServer(uvicorn.Server):
             for sig, handler in original.items():
                 signal.signal(sig, handler)
 
+    async def shutdown(self, sockets: list[Any] | None = None) -> None:
+        await super().shutdown(sockets)
+        if self.force_exit:
+            # uvicorn skips the app's shutdown when forced, and the cancelled lifespan task then logs a
+            # traceback; closing the proxy's transport takes milliseconds, so it still runs (bounded).
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.lifespan.shutdown(), 2)
+
     def handle_exit(self, sig: int, frame: Any) -> None:
         if self.should_exit:
             self.force_exit = True

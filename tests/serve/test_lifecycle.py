@@ -6,6 +6,7 @@ it; its stderr is checked for tracebacks and for what the access log prints.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -124,3 +125,35 @@ def test_a_stop_before_any_request_is_a_clean_exit(config_file: Path, process: l
     process.append(server)
     code, err = server.stop(signal.SIGINT)
     assert code == 0 and "Traceback" not in err
+
+
+@pytest.mark.parametrize(("grace", "signals"), [("30", 2), ("1", 1)], ids=["second-signal", "grace-over"])
+def test_a_forced_or_overdue_exit_cuts_the_stream_without_a_traceback(
+    grace: str,
+    signals: int,
+    config_file: Path,
+    process: list[ServeProcess],
+    fakes: tuple[FakeProvider, FakeProvider],
+) -> None:
+    fakes[0].set_outage(Fault.stall(after_events=2, seconds=8))
+    server = ServeProcess(config_file, "--grace", grace)
+    process.append(server)
+    body = {"model": "chat-completion", "messages": HELLO, "stream": True}
+    url = f"{server.origin}/v1/chat/completions"
+    rest = b""
+    with httpx2.Client(timeout=10) as http, http.stream("POST", url, json=body) as reply:
+        chunks = reply.iter_bytes()
+        next(chunks)  # in flight, now stalled for 8 s
+        started = time.monotonic()
+        server.proc.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+        if signals == 2:
+            server.proc.send_signal(signal.SIGINT)  # Ctrl-C again: do not wait for the stream
+        _, err = server.proc.communicate(timeout=20)
+        elapsed = time.monotonic() - started
+        with contextlib.suppress(httpx2.HTTPError):
+            rest = b"".join(chunks)
+    assert b"[DONE]" not in rest and elapsed < 5, "the stream was not cut off"
+    assert server.proc.returncode == 0, err
+    assert "Traceback" not in err and "CancelledError" not in err, err
+    assert '"POST /v1/chat/completions" cut off by the shutdown' in err
