@@ -17,7 +17,7 @@ import pytest
 
 from modelmesh.serve.runner import header_deadline_protocol
 from modelmesh.testing import FakeProvider, Fault
-from tests.serve.conftest import HELLO, Proxy, ProxyServer, access_lines
+from tests.serve.conftest import HELLO, Proxy, ProxyServer, access_lines, mesh_config
 
 CHAT = {"model": "chat-completion", "messages": HELLO}
 
@@ -134,18 +134,18 @@ def test_over_the_concurrency_limit_a_503_says_so(
     proxy: Proxy, fakes: tuple[FakeProvider, FakeProvider]
 ) -> None:
     fakes[0].set_outage(Fault.latency(1.0))
-    config_timeouts = {"read_s": 5, "first_token_s": 5, "total_s": 10}
-    from tests.serve.conftest import mesh_config
-
     config = mesh_config(*fakes)
-    config["pools"]["chat-completion"]["timeouts"] = config_timeouts
+    config["pools"]["chat-completion"]["timeouts"] = {"read_s": 5, "first_token_s": 5, "total_s": 10}
     server = proxy(config=config, max_concurrency=1)
     slow = threading.Thread(
         target=httpx2.post, args=(f"{server.url}/chat/completions",), kwargs={"json": CHAT}
     )
     slow.start()
     try:
-        time.sleep(0.3)  # the slow request is in flight
+        deadline = time.monotonic() + 5
+        while fakes[0].calls() == 0:  # until the slow request is in flight at the provider
+            assert time.monotonic() < deadline, "the slow request never reached the provider"
+            time.sleep(0.01)
         with server.client() as client, pytest.raises(openai.InternalServerError) as caught:
             client.chat.completions.create(model="chat-completion", messages=HELLO)
     finally:

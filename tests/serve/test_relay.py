@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from modelmesh.testing import FakeProvider, Fault
-from tests.serve.conftest import FAST_POOL, HELLO, Proxy, ServerThread
+from tests.serve.conftest import FAST_POOL, HELLO, Proxy, ServerThread, mesh_config
 
 INTERNAL = "postgres://admin:hunter2@db.internal.example:5432/billing"
 LEAKY_HEADERS = {
@@ -158,11 +158,8 @@ def test_a_request_every_provider_failed_says_when_to_retry(
 ) -> None:
     for fake in fakes:
         fake.set_outage(Fault.status(status))  # no Retry-After from the providers
-    config_cooldown = {"recovery": {"cooldown_s": 42}}
-    from tests.serve.conftest import mesh_config
-
     config = mesh_config(*fakes)
-    config["pools"]["chat-completion"].update(config_cooldown)
+    config["pools"]["chat-completion"]["recovery"] = {"cooldown_s": 42}
     with proxy(config=config).client() as client, pytest.raises(openai.APIStatusError) as caught:
         client.chat.completions.create(model="chat-completion", messages=HELLO)
     assert caught.value.status_code == status
