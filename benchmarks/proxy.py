@@ -4,11 +4,11 @@ Every target is measured in the same run against the same upstream (``benchmarks
 process): the bare upstream, ``modelmesh serve`` (its own process, one worker, proxy key on, access log
 off) and, with ``--litellm``, the LiteLLM proxy (``litellm[proxy]`` installed by this script into
 ``benchmarks/.litellm-venv``; one worker, master key, no database, no callbacks, access log off).
-The load generator is a minimal closed-loop HTTP/1.1 client on raw asyncio sockets (one keep-alive
-connection per concurrent client, a pre-rendered non-streamed chat request), so its own cost stays far
-below an SDK's. Reported per concurrency: requests/s, p50/p99 latency, errors, the latency added over
-the bare upstream, each proxy's CPU seconds per 1,000 requests and RSS, and modelmesh's throughput as
-a ratio to LiteLLM's measured in the same run.
+The load (``benchmarks.load``) is raw asyncio HTTP/1.1 with a pre-rendered non-streamed chat request, so
+its own cost stays far below an SDK's: closed loop at concurrency 1, 16, 64 and 256, then open loop at
+50, 200 and 500 requests/s (latency from each request's scheduled start; over 5 s counts as an error).
+Reported per load: requests/s, p50/p99 latency, errors, the latency added over the bare upstream, each
+proxy's CPU seconds per 1,000 requests and RSS, and modelmesh's throughput as a ratio to LiteLLM's.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from benchmarks.cases import MODEL, Server, serve
+from benchmarks.load import KEY, closed_loop, open_loop
 
-KEY = "sk-bench-proxy-key-0123456789"
 LITELLM_VENV = Path(__file__).resolve().parent / ".litellm-venv"
 # uvicorn's access log off for LiteLLM, as for modelmesh serve: both are measured without per-request logging.
 LITELLM_LOGGING = {
@@ -40,14 +40,15 @@ LITELLM_LOGGING = {
     "disable_existing_loggers": False,
     "loggers": {"uvicorn.access": {"level": "WARNING"}},
 }
-BODY = json.dumps({"model": "chat-completion", "messages": [{"role": "user", "content": "Hello!"}]}).encode()
 CONCURRENCY = (1, 16, 64, 256)
+RATES = (50, 200, 500)  # open loop, requests per second
 
 
 @dataclass(frozen=True, slots=True)
 class Result:
     target: str
-    concurrency: int
+    mode: str  # closed (load = concurrency) | open (load = requests per second)
+    load: int
     requests: int
     errors: int
     seconds: float
@@ -56,45 +57,6 @@ class Result:
     p99_ms: float
     cpu_s_per_1000: float | None = None
     rss_mb: float | None = None
-
-
-def request_bytes(path: str) -> bytes:
-    head = f"POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
-    head += f"Authorization: Bearer {KEY}\r\nContent-Length: {len(BODY)}\r\n\r\n"
-    return head.encode() + BODY
-
-
-async def _client(port: int, request: bytes, until: float, latencies: list[float], errors: list[int]) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    try:
-        while time.perf_counter() < until:
-            start = time.perf_counter()
-            writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = 0
-            for line in head.split(b"\r\n")[1:]:
-                name, _, value = line.partition(b":")
-                if name.lower() == b"content-length":
-                    length = int(value)
-            await reader.readexactly(length)
-            latencies.append(time.perf_counter() - start)
-            if not head.startswith(b"HTTP/1.1 200"):
-                errors.append(1)
-    finally:
-        writer.close()
-
-
-async def closed_loop(
-    port: int, path: str, concurrency: int, seconds: float
-) -> tuple[list[float], int, float]:
-    request = request_bytes(path)
-    latencies: list[float] = []
-    errors: list[int] = []
-    start = time.perf_counter()
-    until = start + seconds
-    await asyncio.gather(*(_client(port, request, until, latencies, errors) for _ in range(concurrency)))
-    return latencies, len(errors), time.perf_counter() - start
 
 
 def _cpu_s(pid: int) -> float:
@@ -109,22 +71,27 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
-def measure(target: str, port: int, path: str, concurrency: int, seconds: float, pid: int | None) -> Result:
-    asyncio.run(closed_loop(port, path, concurrency, min(seconds, 0.5)))  # warm-up: connections, caches
+def measure(target: str, port: int, mode: str, load: int, seconds: float, pid: int | None) -> Result:
+    path = "/v1/chat/completions"
+    asyncio.run(closed_loop(port, path, min(load, 64), min(seconds, 0.5)))  # warm-up: connections, caches
     cpu_before = _cpu_s(pid) if pid else 0.0
-    latencies, errors, elapsed = asyncio.run(closed_loop(port, path, concurrency, seconds))
+    if mode == "closed":
+        latencies, errors, elapsed = asyncio.run(closed_loop(port, path, load, seconds))
+    else:
+        latencies, errors, elapsed = asyncio.run(open_loop(port, path, load, seconds))
     cpu = (_cpu_s(pid) - cpu_before) if pid else None
-    ordered = sorted(latencies)
-    n = len(ordered)
+    ordered = sorted(latencies) or [float("nan")]
+    n = len(latencies)
     return Result(
         target,
-        concurrency,
+        mode,
+        load,
         n,
         errors,
         round(elapsed, 2),
         round(n / elapsed, 1),
         round(statistics.median(ordered) * 1000, 3),
-        round(ordered[min(n - 1, int(n * 0.99))] * 1000, 3),
+        round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 3),
         round(cpu / n * 1000, 3) if cpu is not None and n else None,
         round(_rss_mb(pid), 1) if pid else None,
     )
@@ -218,17 +185,16 @@ def _wait_ready(port: int, path: str, proc: subprocess.Popen[bytes]) -> None:
     raise RuntimeError(f"{proc.args!r} did not start on port {port}")
 
 
-def run(levels: Sequence[int], seconds: float, *, litellm: bool) -> list[Result]:
+def run(loads: Sequence[tuple[str, int]], seconds: float, *, litellm: bool) -> list[Result]:
     results: list[Result] = []
-    path = "/v1/chat/completions"
     with serve("minimal") as upstream, contextlib.ExitStack() as stack:
         targets: list[tuple[str, int, int | None]] = [("upstream", _port_of(upstream.base_url), None)]
         targets.append(("modelmesh serve", *stack.enter_context(modelmesh_serve(upstream))))
         if litellm:
             targets.append(("litellm", *stack.enter_context(litellm_proxy(upstream))))
-        for concurrency in levels:
+        for mode, load in loads:
             for name, port, pid in targets:
-                results.append(measure(name, port, path, concurrency, seconds, pid))
+                results.append(measure(name, port, mode, load, seconds, pid))
     return results
 
 
@@ -237,22 +203,28 @@ def _port_of(base_url: str) -> int:
 
 
 def report(results: list[Result]) -> str:
-    columns = ["concurrency", "target", "req/s", "p50 ms", "p99 ms", "added p50 ms", "added p99 ms"]
+    """Markdown tables, one per load mode; "added" is over the bare upstream at the same load."""
+    tables = []
+    for mode, label in (("closed", "concurrency"), ("open", "req/s offered")):
+        rows = [r for r in results if r.mode == mode]
+        if rows:
+            tables.append(_table(rows, label))
+    return "\n\n".join(tables)
+
+
+def _table(results: list[Result], label: str) -> str:
+    columns = [label, "target", "req/s", "p50 ms", "p99 ms", "added p50 ms", "added p99 ms"]
     columns += ["errors", "CPU s / 1k req", "RSS MB", "req/s vs LiteLLM"]
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    bare = {r.concurrency: r for r in results if r.target == "upstream"}
-    litellm = {r.concurrency: r for r in results if r.target == "litellm"}
+    bare = {r.load: r for r in results if r.target == "upstream"}
+    litellm = {r.load: r for r in results if r.target == "litellm"}
     for r in results:
-        base = bare[r.concurrency]
-        added = (
-            ("", "")
-            if r.target == "upstream"
-            else (f"{r.p50_ms - base.p50_ms:.2f}", f"{r.p99_ms - base.p99_ms:.2f}")
-        )
-        cells = [str(r.concurrency), r.target, f"{r.rps:,.0f}", f"{r.p50_ms:.2f}", f"{r.p99_ms:.2f}", *added]
+        base = bare[r.load]
+        added = ("", "") if r is base else (f"{r.p50_ms - base.p50_ms:.2f}", f"{r.p99_ms - base.p99_ms:.2f}")
+        cells = [str(r.load), r.target, f"{r.rps:,.0f}", f"{r.p50_ms:.2f}", f"{r.p99_ms:.2f}", *added]
         ratio = ""
-        if r.target == "modelmesh serve" and r.concurrency in litellm and litellm[r.concurrency].rps:
-            ratio = f"{r.rps / litellm[r.concurrency].rps:.1f}x"
+        if r.target == "modelmesh serve" and r.load in litellm and litellm[r.load].rps:
+            ratio = f"{r.rps / litellm[r.load].rps:.1f}x"
         cells += [str(r.errors), _blank(r.cpu_s_per_1000), _blank(r.rss_mb), ratio]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -269,7 +241,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", metavar="PATH", type=Path, help="also write the results as JSON here")
     parser.add_argument("--litellm", action="store_true", help="also measure the LiteLLM proxy (installs it)")
     args = parser.parse_args(argv)
-    results = run(CONCURRENCY, 1.0 if args.quick else args.seconds, litellm=args.litellm)
+    loads = [("closed", c) for c in CONCURRENCY] + [("open", r) for r in RATES]
+    results = run(loads, 1.0 if args.quick else args.seconds, litellm=args.litellm)
     print(report(results))
     if args.json:
         command = "python -m benchmarks.proxy " + " ".join(sys.argv[1:])

@@ -14,7 +14,8 @@ import sys
 from typing import Any
 
 from benchmarks.cases import MODEL, serve
-from benchmarks.proxy import KEY, _free_port, _port_of, _process, measure, report
+from benchmarks.load import KEY
+from benchmarks.proxy import _free_port, _port_of, _process, measure, report
 
 APPS = ("echo", "transport", "proxy")
 
@@ -80,18 +81,17 @@ def main() -> int:
         uvicorn.run(build(kind, upstream), port=port, log_level="warning", access_log=False, http="h11")
         return 0
     results = []
-    path = "/v1/chat/completions"
     with serve("minimal") as upstream:
         for concurrency in (1, 16):
-            results.append(measure("upstream", _port_of(upstream.base_url), path, concurrency, 4, None))
+            results.append(measure("upstream", _port_of(upstream.base_url), "closed", concurrency, 4, None))
         for kind in APPS:
             port = _free_port()
             argv = [sys.executable, "-m", "benchmarks.proxy_stages", kind, str(port), upstream.base_url]
             health = "/health/live" if kind == "proxy" else "/"
             with _process(argv, dict(os.environ), port, health, []) as pid:
                 for concurrency in (1, 16):
-                    results.append(measure(kind, port, path, concurrency, 4, pid))
-    results.sort(key=lambda r: r.concurrency)
+                    results.append(measure(kind, port, "closed", concurrency, 4, pid))
+    results.sort(key=lambda r: r.load)
     print(report(results))
     return 0
 
