@@ -35,7 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 # modelmesh serve against the bare upstream and the LiteLLM proxy (installed into benchmarks/.litellm-venv),
-# closed-loop at concurrency 1, 16, 64 and 256.
+# closed-loop at concurrency 1, 16, 64 and 256 and open-loop at 50, 200 and 500 requests/s.
 bench-proxy: $(STAMP)
 	$(BIN)/python -m benchmarks.proxy --litellm --json benchmarks/last-proxy-run.json
 
