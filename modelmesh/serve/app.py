@@ -212,20 +212,24 @@ class ProxyEndpoint:
     async def _answer(self, request: httpx2.Request, gone: asyncio.Future[None]) -> httpx2.Response | None:
         """The mesh's answer; None when the client left first (the run is cancelled, upstream closed)."""
         run = asyncio.ensure_future(self.transport.handle_async_request(request))
-        await asyncio.wait((run, gone), return_when=asyncio.FIRST_COMPLETED)
-        if not run.done():
-            run.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await run
+        try:
+            await asyncio.wait((run, gone), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not run.done():  # the client left, or this request is being cancelled (shutdown)
+                run.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await run
+        if run.cancelled():
             return None
         try:
             return run.result()
         except httpx2.TimeoutException as exc:
-            gone.cancel()
             raise self._upstream_error(504, exc, "upstream_timeout") from None
         except httpx2.TransportError as exc:
-            gone.cancel()
             raise self._upstream_error(502, exc, "upstream_unavailable") from None
+        finally:
+            if run.exception() is not None:
+                gone.cancel()
 
     def _upstream_error(self, status: int, exc: Exception, code: str) -> RequestRefused:
         # Attempt summaries quote provider errors; remote clients must not see a provider key echoed back.
