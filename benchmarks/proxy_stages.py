@@ -3,8 +3,9 @@
 Three ASGI apps run in turn under uvicorn (h11, one process each) against the same upstream and load
 as ``benchmarks.proxy``: ``echo`` answers ``{}`` itself (the HTTP server alone), ``transport`` hands each
 request to ``AsyncMeshTransport`` with no checks (the routing core and its upstream call), ``proxy`` is
-``modelmesh.serve.create_app`` (the proxy edge on top). ``python -m benchmarks.proxy_stages APP PORT
-UPSTREAM`` runs one app; without arguments, all three are measured.
+``modelmesh.serve.create_app`` (the proxy edge on top). Then the transport alone, in-process, with no
+HTTP server at all (``--profile``: and where its time goes under cProfile at concurrency 64).
+``python -m benchmarks.proxy_stages APP PORT UPSTREAM`` runs one app; without arguments, all are measured.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ def build(kind: str, upstream: str) -> Any:
         "pools": {"chat-completion": {"capability": "chat-completion", "models": [MODEL]}},
     }
     mesh = build_mesh(build_config([], config=config))
+    if kind == "mesh":
+        return mesh
     if kind == "proxy":
         from modelmesh.serve import ProxySettings, create_app
 
@@ -91,9 +94,47 @@ def main() -> int:
             with _process(argv, dict(os.environ), port, health, []) as pid:
                 for concurrency in (1, 16):
                     results.append(measure(kind, port, "closed", concurrency, 4, pid))
+        in_process(upstream.base_url, profile="--profile" in sys.argv)
     results.sort(key=lambda r: r.load)
     print(report(results))
     return 0
+
+
+def in_process(upstream: str, *, profile: bool) -> None:
+    """``AsyncMeshTransport`` driven directly (one event loop, as the proxy does), at concurrency 1 and 64."""
+    import asyncio
+    import cProfile
+    import pstats
+    import time
+
+    import httpx2
+
+    from benchmarks.load import BODY
+    from modelmesh.transport import AsyncMeshTransport
+
+    transport = AsyncMeshTransport(build("mesh", upstream))
+
+    async def client(n: int) -> None:
+        for _ in range(n):
+            request = httpx2.Request("POST", "http://modelmesh.local/v1/chat/completions", content=BODY)
+            await (await transport.handle_async_request(request)).aread()
+
+    async def rounds() -> None:
+        for concurrency, n in ((1, 2000), (64, 40)):
+            await asyncio.gather(*(client(5) for _ in range(concurrency)))  # warm-up: connections
+            start = time.perf_counter()
+            await asyncio.gather(*(client(n) for _ in range(concurrency)))
+            per_request = (time.perf_counter() - start) / (concurrency * n)
+            print(f"transport in-process, concurrency {concurrency}: {1 / per_request:,.0f} req/s")
+        if profile:
+            profiler = cProfile.Profile()
+            profiler.enable()
+            await asyncio.gather(*(client(40) for _ in range(64)))
+            profiler.disable()
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(12)
+        await transport.aclose()
+
+    asyncio.run(rounds())
 
 
 if __name__ == "__main__":
