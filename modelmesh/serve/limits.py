@@ -22,7 +22,10 @@ from modelmesh.serve.replies import RequestRefused
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+# Escapes first (each backslash pair removed), then strings: two linear passes. A single regex for a
+# string with escapes backtracks quadratically on a hostile run of \" (80 KB took 25 s).
+_ESCAPE = re.compile(rb"\\.", re.DOTALL)
+_STRING = re.compile(rb'"[^"]*"')
 _JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
 _JSON_TYPES[type(None)] = "null"
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
@@ -104,7 +107,8 @@ def _depth_exceeds(body: bytes, max_depth: int) -> bool:
     """
     if body.count(b"[") + body.count(b"{") <= max_depth:
         return False
-    steps = _STRING.sub(b"", body).translate(None, _NOT_BRACKETS).translate(_STEPS)
+    outside_strings = _STRING.sub(b"", _ESCAPE.sub(b"", body))
+    steps = outside_strings.translate(None, _NOT_BRACKETS).translate(_STEPS)
     depths = accumulate(map(operator.sub, steps, repeat(1)))
     return next(filter(partial(operator.lt, max_depth), depths), None) is not None
 

@@ -214,16 +214,23 @@ def test_bodies_that_are_not_one_sound_json_object_are_a_400(
     assert fakes[0].calls() == fakes[1].calls() == 0
 
 
-def test_a_hostile_deep_body_is_refused_at_once(proxy: Proxy) -> None:
-    """The nesting check is linear and stops at the first level past the limit: no CPU amplification."""
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        (b"[" * 4_000_000 + b"]" * 4_000_000, "nested deeper than 64"),  # a scan per level: ~7 s
+        (b"[" + b"[]," * 70 + b'"' + b'\\"' * 40_000, "not valid JSON"),  # a backtracking regex: ~25 s
+    ],
+    ids=["brackets", "escaped-quotes"],
+)
+def test_hostile_bodies_are_refused_at_once(proxy: Proxy, body: bytes, fragment: str) -> None:
+    """The nesting check is linear (no CPU amplification) and stops at the first level past the limit."""
     server = proxy()
-    body = b"[" * 4_000_000 + b"]" * 4_000_000  # just under the 8 MB default limit
     started = time.monotonic()
     reply = httpx2.post(
         f"{server.url}/chat/completions", content=body, headers={"content-type": "application/json"}
     )
-    assert reply.status_code == 400 and "nested deeper than 64" in reply.json()["error"]["message"]
-    assert time.monotonic() - started < 2.5  # a scan per nesting level took ~7 s here
+    assert reply.status_code == 400 and fragment in reply.json()["error"]["message"]
+    assert time.monotonic() - started < 2.5
 
 
 def test_nesting_up_to_the_limit_is_fine(proxy: Proxy) -> None:
