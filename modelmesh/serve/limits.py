@@ -92,6 +92,8 @@ def checked_json(body: bytes, max_depth: int) -> dict[str, Any]:
         raise _invalid(
             'The JSON body names "model" more than once: send it once (which to route is ambiguous).'
         ) from None
+    except ValueError:  # an integer longer than Python parses (4,300 digits by default)
+        raise _invalid("The request body is not valid JSON: a number has too many digits.") from None
     if not isinstance(parsed, dict):
         raise _invalid(
             f"The JSON body must be an object ({{...}}), not {_JSON_TYPES.get(type(parsed), 'a value')}."

@@ -187,6 +187,7 @@ def test_a_client_leaving_mid_body_logs_no_traceback(
         (b"[" * 100_000, "nested deeper than 64"),
         (b'{"model": "chat-completion", "model": "gpt-4o", "messages": []}', '"model" more than once'),
         (b'{"model": "\xff"}', "not UTF-8"),
+        (b'{"model": "chat-completion", "n": ' + b"1" * 5000 + b"}", "a number has too many digits"),
     ],
     ids=[
         "truncated",
@@ -199,6 +200,7 @@ def test_a_client_leaving_mid_body_logs_no_traceback(
         "unbalanced",
         "two-models",
         "binary",
+        "huge-number",
     ],
 )
 def test_bodies_that_are_not_one_sound_json_object_are_a_400(
