@@ -53,6 +53,7 @@ _HOP_BY_HOP = frozenset(
 _NOT_FORWARDED = _HOP_BY_HOP | {b"host", b"content-length", b"authorization"}
 _MULTIPART = (f"/{Endpoint.TRANSCRIPTIONS.value}", f"/{Endpoint.TRANSLATIONS.value}")
 _JSON_BODIES = tuple(f"/{e.value}" for e in Endpoint if f"/{e.value}" not in _MULTIPART)
+_ROUTED = _JSON_BODIES + _MULTIPART
 
 logger = logging.getLogger("modelmesh.serve")
 
@@ -194,7 +195,12 @@ class ProxyEndpoint:
         if method == "GET" and (path.endswith("/models") or "/models/" in path):
             await self._models(path, scope, send)
             return
-        json_body = method != "GET" and path.endswith(_JSON_BODIES)
+        if method != "POST" and path.endswith(_ROUTED):
+            # Every routed OpenAI endpoint is a POST; another method would reach providers only to fail
+            # there, and those failures would count against the models' health.
+            message = f"{method} {path} is not served: use POST."
+            raise RequestRefused(405, message, "method_not_allowed", {"allow": "POST"})
+        json_body = path.endswith(_JSON_BODIES)
         if json_body:
             payload = checked_json(body, s.max_json_depth)
             if s.pools_only:

@@ -248,6 +248,19 @@ def test_nesting_up_to_the_limit_is_fine(proxy: Proxy) -> None:
         assert reply.status_code == 200, reply.text
 
 
+@pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE"])
+def test_routed_endpoints_take_post_only(
+    proxy: Proxy, method: str, fakes: tuple[FakeProvider, FakeProvider]
+) -> None:
+    server = proxy()
+    for path in ("/chat/completions", "/embeddings", "/audio/transcriptions"):
+        reply = httpx2.request(method, f"{server.url}{path}", json=CHAT)
+        assert reply.status_code == 405 and reply.headers["allow"] == "POST", reply.text
+        assert reply.json()["error"]["code"] == "method_not_allowed"
+    assert fakes[0].calls() == fakes[1].calls() == 0  # nothing reached a provider to fail there
+    assert httpx2.get(f"{server.origin}/health/ready").status_code == 200
+
+
 def test_the_readme_curl_example_works(proxy: Proxy) -> None:
     """``curl -d`` sends ``application/x-www-form-urlencoded``: the JSON body is still what counts."""
     server = proxy()
