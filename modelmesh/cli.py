@@ -125,6 +125,13 @@ def _add_serve_options(serve: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="head deadline (default: 10)",
     )
+    limits.add_argument(
+        "--send-timeout",
+        type=_positive_float,
+        default=30.0,
+        metavar="SECONDS",
+        help="reader stall (default: 30)",
+    )
     ops = serve.add_argument_group("exposure and operations")
     ops.add_argument(
         "--redact-provider-errors",

@@ -213,7 +213,13 @@ class ProxyEndpoint:
         gone = asyncio.ensure_future(_disconnect(receive))
         answer = await self._answer(mesh_request(scope, body, as_json=json_body), gone)
         if answer is not None:
-            await RelayResponse(self.mesh, answer, redact_errors=bool(s.redact_provider_errors))(send, gone)
+            relay = RelayResponse(
+                self.mesh,
+                answer,
+                redact_errors=bool(s.redact_provider_errors),
+                send_timeout_s=s.send_timeout_s,
+            )
+            await relay(send, gone)
 
     async def _answer(self, request: httpx2.Request, gone: asyncio.Future[None]) -> httpx2.Response | None:
         """The mesh's answer; None when the client left first (the run is cancelled, upstream closed)."""

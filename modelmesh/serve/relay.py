@@ -56,10 +56,16 @@ class RelayResponse:
     Why a watcher: uvicorn's ``send`` silently drops data for a gone client, so without listening for
     ``http.disconnect`` a relay would keep reading (and paying for) a provider stream nobody receives.
     ``gone`` is the disconnect watcher the caller already started while the mesh was routing.
+    A client that stops reading (a send blocked for ``send_timeout_s``) is cut off too: it would hold a
+    concurrency slot and a provider stream for as long as it likes.
     """
 
-    def __init__(self, mesh: ModelMesh, answer: httpx2.Response, *, redact_errors: bool) -> None:
+    def __init__(
+        self, mesh: ModelMesh, answer: httpx2.Response, *, redact_errors: bool, send_timeout_s: float = 30.0
+    ) -> None:
         self.mesh, self.answer, self.redact_errors = mesh, answer, redact_errors
+        self.send_timeout_s = send_timeout_s
+        self.send_started: float | None = None  # when the send in progress began
         self.status = answer.status_code
         # multi_items() gives lower-case names.
         self.headers = [(k, v) for k, v in answer.headers.multi_items() if is_relayed(k)]
@@ -94,9 +100,11 @@ class RelayResponse:
             return
         await self._start(send, [])
         pump = asyncio.ensure_future(self._pump(send))
+        watchdog = _SendWatchdog(self, pump)
         try:
             await asyncio.wait((pump, gone), return_when=asyncio.FIRST_COMPLETED)
         finally:
+            watchdog.cancel()
             gone.cancel()
             pump.cancel()  # a no-op when the relay ended; else the client left: stop reading upstream
             outcome, _ = await asyncio.gather(pump, gone, return_exceptions=True)
@@ -111,9 +119,12 @@ class RelayResponse:
     async def _pump(self, send: Send) -> None:
         chunks: AsyncIterator[bytes] = self.answer.stream.__aiter__()  # type: ignore[union-attr]
         try:
+            loop = asyncio.get_running_loop()
             async for chunk in chunks:
                 if chunk:
+                    self.send_started = loop.time()
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                    self.send_started = None
         except openai.APIError as exc:
             # StreamInterruptedError after the 200 went out: an SSE error event is what clients parse
             # (the openai SDKs raise APIError from it); the stream then ends without [DONE].
@@ -126,6 +137,31 @@ class RelayResponse:
             if aclose is not None:
                 await aclose()
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+class _SendWatchdog:
+    """Cuts a relay off when one send has been blocked past its timeout (the client stopped reading).
+
+    One timer a few times per timeout instead of a timeout around every chunk: the pump only stamps
+    when each send begins, which keeps the per-chunk cost to two attribute writes.
+    """
+
+    def __init__(self, relay: RelayResponse, pump: asyncio.Future[None]) -> None:
+        self.relay, self.pump = relay, pump
+        self.loop = asyncio.get_running_loop()
+        self.every = min(1.0, relay.send_timeout_s / 2)
+        self.handle = self.loop.call_later(self.every, self._check)
+
+    def _check(self) -> None:
+        since = self.relay.send_started
+        if since is not None and self.loop.time() - since > self.relay.send_timeout_s:
+            logger.warning("a client read nothing for %g s: its stream is cut off", self.relay.send_timeout_s)
+            self.pump.cancel()
+            return
+        self.handle = self.loop.call_later(self.every, self._check)
+
+    def cancel(self) -> None:
+        self.handle.cancel()
 
 
 def redacted_error(status: int, body: bytes) -> bytes:

@@ -27,6 +27,7 @@ class ProxySettings:
     max_body_bytes: int = 8 * 1024 * 1024
     body_timeout_s: float = 30.0  # the whole request body must arrive within this (slow-loris)
     header_timeout_s: float = 10.0  # the request line and headers must arrive within this
+    send_timeout_s: float = 30.0  # a stream whose client reads nothing for this long is cut off
     keep_alive_s: int = 5  # an idle keep-alive connection is closed after this
     max_concurrency: int = 256  # requests relayed at once; the next gets a 503
     max_json_depth: int = 64
@@ -40,7 +41,7 @@ class ProxySettings:
         for name in ("max_body_bytes", "max_concurrency", "max_json_depth", "keep_alive_s"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("body_timeout_s", "header_timeout_s", "grace_s"):
+        for name in ("body_timeout_s", "header_timeout_s", "send_timeout_s", "grace_s"):
             if not 0 < getattr(self, name) < float("inf"):
                 raise ValueError(f"{name} must be a positive number of seconds, got {getattr(self, name)}")
         if self.access_log not in ACCESS_LOG_FORMATS:
@@ -111,6 +112,7 @@ def proxy_settings(args: argparse.Namespace) -> ProxySettings:
         max_body_bytes=int(args.max_body_mb * 1024 * 1024),
         body_timeout_s=args.body_timeout,
         header_timeout_s=args.header_timeout,
+        send_timeout_s=args.send_timeout,
         max_concurrency=args.max_concurrency,
         redact_provider_errors=args.redact_provider_errors,
         pools_only=args.pools_only,

@@ -10,14 +10,17 @@ import logging
 import socket
 import threading
 import time
+from typing import Any
 
 import httpx2
 import openai
 import pytest
+from starlette.applications import Starlette
+from starlette.routing import Route
 
 from modelmesh.serve.runner import header_deadline_protocol
 from modelmesh.testing import FakeProvider, Fault
-from tests.serve.conftest import HELLO, Proxy, ProxyServer, access_lines, mesh_config
+from tests.serve.conftest import HELLO, Proxy, ProxyServer, ServerThread, access_lines, mesh_config
 
 CHAT = {"model": "chat-completion", "messages": HELLO}
 
@@ -271,3 +274,43 @@ def test_the_readme_curl_example_works(proxy: Proxy) -> None:
     )
     assert reply.status_code == 200, reply.text
     assert reply.json()["model"] == "gpt-4o"
+
+
+class EndlessSpeech:
+    """An upstream that streams audio for as long as it is read; it records when its reader hangs up."""
+
+    def __init__(self) -> None:
+        self.closed = threading.Event()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        while (await receive()).get("more_body"):
+            pass
+        headers = [(b"content-type", b"audio/mpeg")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        try:
+            for _ in range(20_000):  # 1.3 GB at most: far more than any socket buffers
+                await send({"type": "http.response.body", "body": b"\0" * 65536, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            self.closed.set()
+
+
+def test_a_client_that_stops_reading_is_cut_off(proxy: Proxy) -> None:
+    upstream = EndlessSpeech()
+    speaker = ServerThread(Starlette(routes=[Route("/v1/audio/speech", upstream, methods=["POST"])]))
+    try:
+        provider = {"api_key": "sk-speech-123456", "base_url": f"{speaker.origin}/v1", "models": ["tts-1"]}
+        config = {
+            "providers": {"openai": provider},
+            "pools": {"text-to-speech": {"capability": "text-to-speech"}},
+        }
+        server = proxy(config=config, send_timeout_s=1.0)
+        body = json.dumps({"model": "text-to-speech", "voice": "alloy", "input": "hi"}).encode()
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.connect(("127.0.0.1", server.port))
+            sock.sendall(head("/v1/audio/speech", f"Content-Length: {len(body)}") + body)
+            # ... and never reads: the proxy's writes block, then the relay is cut off.
+            assert upstream.closed.wait(8), "the relay kept a stream open for a client that reads nothing"
+    finally:
+        speaker.stop()
