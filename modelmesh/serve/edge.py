@@ -74,7 +74,7 @@ class Edge:
         except asyncio.CancelledError:
             # uvicorn cancels requests still running when the shutdown grace period ends (or the exit is
             # forced); re-raised, each would print "Exception in ASGI application" and a traceback.
-            logger.warning('"%s %s" cut off by the shutdown', scope["method"], scope["path"])
+            logger.warning('"%s %s" cut off by the shutdown', scope["method"], logged_path(scope))
         except Exception:
             if seen["first_byte_s"] is None:
                 seen["status"] = 500  # uvicorn answers 500 for an app that raised before answering
@@ -97,6 +97,15 @@ class Edge:
             access_logger.info(_line(self.access_log, scope, seen["status"], seconds, routing))
 
 
+def logged_path(scope: Message) -> str:
+    """The path as the client sent it, still percent-encoded: a decoded ``%0A`` would forge log lines.
+
+    Never the query string, where a careless client may put a key.
+    """
+    raw = scope.get("raw_path")
+    return raw.decode("latin-1") if raw else scope["path"].encode("unicode_escape").decode("ascii")
+
+
 def _line(style: str, scope: Message, status: int, seconds: float, routing: dict[str, str]) -> str:
     client = scope.get("client") or ("-", 0)
     if style == "json":
@@ -104,11 +113,11 @@ def _line(style: str, scope: Message, status: int, seconds: float, routing: dict
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "client": client[0],
             "method": scope["method"],
-            "path": scope["path"],
+            "path": logged_path(scope),
             "status": status,
             "duration_ms": round(seconds * 1000, 2),
             **routing,
         }
         return json.dumps(entry)
     model = f" {routing['model']}" if "model" in routing else ""
-    return f'{client[0]} "{scope["method"]} {scope["path"]}" {status} {seconds * 1000:.1f} ms{model}'
+    return f'{client[0]} "{scope["method"]} {logged_path(scope)}" {status} {seconds * 1000:.1f} ms{model}'

@@ -162,3 +162,14 @@ def test_a_key_in_the_query_string_is_refused_and_never_logged(
     server_side = access_lines(caplog, '"GET /v1/models" 401')
     assert any('"GET /v1/models" 401' in line for line in server_side), server_side
     assert not [line for line in server_side if KEY_B in line or "x=1" in line]
+
+
+def test_a_path_cannot_forge_access_log_lines(proxy: Proxy, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="modelmesh.serve.access")
+    server = proxy()
+    forged = '127.0.0.1 "POST /v1/chat/completions" 200 1.0 ms gpt-4o'
+    encoded = forged.replace(" ", "%20").replace('"', "%22")
+    httpx2.get(f"{server.url}/x%0A{encoded}")
+    lines = access_lines(caplog, "/v1/x%0A")
+    assert any("/v1/x%0A" in line for line in lines), lines
+    assert not any(line.startswith(forged) or "\n" in line for line in lines), lines
