@@ -247,7 +247,7 @@ class ProxyEndpoint:
         # Attempt summaries quote provider errors; remote clients must not see a provider key echoed back.
         message = self.mesh.redact(str(exc).encode()).decode("utf-8", "replace") or type(exc).__name__
         if self.settings.redact_provider_errors:
-            logger.warning("%s answered as %d without details: %s", code, status, message)
+            logger.warning("%s answered as %d without details: %r", code, status, message)
             what = "timed out" if status == 504 else "could not be reached"
             message = f"Every provider {what}. Details are in the proxy's logs."
         return RequestRefused(status, message, code, kind="server_error")

@@ -91,7 +91,7 @@ class RelayResponse:
             body = await self.answer.aread()
             if self.redact_errors and self.is_exhausted:
                 text = self.mesh.redact(body)[:4096].decode("utf-8", "replace")
-                logger.warning("provider error relayed without its text (HTTP %d): %s", self.status, text)
+                logger.warning("provider error relayed without its text (HTTP %d): %r", self.status, text)
                 body = redacted_error(self.status, body)
                 self.headers = [(k, v) for k, v in self.headers if k != "content-type"]
                 self.headers.append(("content-type", "application/json"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import socket
 import threading
 from collections.abc import Iterator
@@ -88,12 +89,12 @@ def test_only_allow_listed_upstream_headers_reach_the_client(proxy: Proxy, leaky
 
 
 def test_provider_error_text_is_replaced_when_redaction_is_on(
-    proxy: Proxy, fakes: tuple[FakeProvider, FakeProvider]
+    proxy: Proxy, fakes: tuple[FakeProvider, FakeProvider], caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.WARNING, logger="modelmesh.serve")
+    message = f"db down: {INTERNAL}\nERROR forged log line"
     for fake in fakes:
-        fake.set_outage(
-            Fault.status(500, message=f"db down: {INTERNAL}", error_type="server_error", error_code="db")
-        )
+        fake.set_outage(Fault.status(500, message=message, error_type="server_error", error_code="db"))
     with (
         proxy(redact_provider_errors=True).client() as client,
         pytest.raises(openai.InternalServerError) as caught,
@@ -108,6 +109,9 @@ def test_provider_error_text_is_replaced_when_redaction_is_on(
         "param": None,
     }
     assert "db.internal" not in caught.value.response.text
+    # The operator's log keeps the text (escaped: a provider cannot forge log lines).
+    logged = [r.getMessage() for r in caplog.records if "relayed without its text" in r.getMessage()]
+    assert logged and "db.internal" in logged[0] and "\n" not in logged[0]
 
 
 def test_without_redaction_the_provider_text_is_relayed(
