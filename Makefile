@@ -7,7 +7,7 @@ REAL_STAMP := $(VENV)/.installed-real
 REAL_LOG := $(VENV)/real-install.log
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: test demo docs bench lint clean
+.PHONY: test demo docs bench bench-proxy lint clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -50,6 +50,11 @@ docs: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+# modelmesh serve against the bare upstream and the LiteLLM proxy (installed into benchmarks/.litellm-venv),
+# closed-loop at concurrency 1, 16, 64 and 256 and open-loop at 50, 200 and 500 requests/s.
+bench-proxy: $(STAMP)
+	$(BIN)/python -m benchmarks.proxy --litellm --json benchmarks/last-proxy-run.json
 
 lint: $(STAMP)
 	$(BIN)/mypy

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from modelmesh.mesh import PoolStatus
+    from modelmesh.serve.settings import ProxySettings
 
 DEFAULT_CAPABILITY = "chat-completion"
 DEMO_PACKAGES = ("rich", "starlette", "uvicorn")  # the `demo` extra
@@ -94,19 +95,92 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve = commands.add_parser(
         "serve",
         help="run an OpenAI-compatible HTTP proxy routing through the mesh (any language, any SDK)",
-        description="Serve /v1/chat/completions, /v1/embeddings, audio, images and /v1/models over "
-        "HTTP, routed by pool name with retry and failover, plus GET /health.",
+        description="Serve /v1/chat/completions, /v1/embeddings, audio, images and /v1/models (pools "
+        "listed as models) over HTTP, routed by pool name with retry and failover, plus /health, "
+        "/health/live, /health/ready and /metrics. See docs/serve.md.",
     )
     _add_mesh_source(serve)
     serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=_port, default=8080, help="TCP port (default: 8080)")
-    serve.add_argument(
+    auth = serve.add_argument_group("proxy auth")
+    auth.add_argument(
         "--api-key",
-        default=os.environ.get("MODELMESH_PROXY_KEY") or None,
+        action="append",
         metavar="KEY",
-        help="require 'Authorization: Bearer KEY' from clients (default: $MODELMESH_PROXY_KEY; "
-        "unset: no proxy auth)",
+        help="accept 'Authorization: Bearer KEY' (repeat for several keys; default: $MODELMESH_PROXY_KEY, "
+        "comma-separated). Without a key only a loopback --host is allowed",
     )
+    auth.add_argument(
+        "--insecure-no-auth",
+        action="store_true",
+        help="allow a non-loopback --host without a proxy key (anyone who reaches it spends your keys)",
+    )
+    _add_serve_options(serve)
+
+
+def _add_serve_options(serve: argparse.ArgumentParser) -> None:
+    limits = serve.add_argument_group("limits")
+    limits.add_argument(
+        "--max-body-mb",
+        type=_positive_float,
+        default=8.0,
+        metavar="MB",
+        help="request body limit (default: 8)",
+    )
+    limits.add_argument(
+        "--max-concurrency",
+        type=_positive_int,
+        default=256,
+        metavar="N",
+        help="requests at once (default: 256)",
+    )
+    limits.add_argument(
+        "--body-timeout",
+        type=_positive_float,
+        default=30.0,
+        metavar="SECONDS",
+        help="body deadline (default: 30)",
+    )
+    limits.add_argument(
+        "--header-timeout",
+        type=_positive_float,
+        default=10.0,
+        metavar="SECONDS",
+        help="head deadline (default: 10)",
+    )
+    limits.add_argument(
+        "--send-timeout",
+        type=_positive_float,
+        default=30.0,
+        metavar="SECONDS",
+        help="reader stall (default: 30)",
+    )
+    ops = serve.add_argument_group("exposure and operations")
+    ops.add_argument(
+        "--redact-provider-errors",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="replace provider error text with its status, type and code (default: on unless --host is "
+        "loopback)",
+    )
+    ops.add_argument("--pools-only", action="store_true", help="route pool names only, not real model ids")
+    ops.add_argument(
+        "--cors-origin", action="append", default=[], metavar="ORIGIN", help="allow a browser origin (repeat)"
+    )
+    ops.add_argument("--access-log", choices=["plain", "json", "off"], default="plain", help="default: plain")
+    ops.add_argument(
+        "--grace",
+        type=_positive_float,
+        default=30.0,
+        metavar="SECONDS",
+        help="on SIGTERM/Ctrl-C, time for requests in flight to finish (default: 30)",
+    )
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"not a positive whole number: {text!r}")
+    return int(text)
 
 
 def _positive_float(text: str) -> float:
@@ -156,12 +230,30 @@ def _require(command: str, packages: Sequence[str]) -> None:
 
 
 def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    if args.config is not None and args.capabilities:
+        parser.error("serve: pass either --config or capabilities, not both")
+    try:
+        from modelmesh.serve.settings import check_exposure, proxy_settings
+    except ImportError as exc:
+        raise SystemExit(f"modelmesh: {exc}") from None
+    try:
+        settings = proxy_settings(args)
+        check_exposure(args.host, settings, insecure_no_auth=args.insecure_no_auth)
+    except ValueError as exc:
+        parser.error(f"serve: {exc}")
+    try:
+        return _run_proxy(parser, args, settings)
+    except KeyboardInterrupt:  # before the server took over the signals: nothing to drain
+        print("modelmesh serve: interrupted", file=sys.stderr)
+        return 130
+
+
+def _run_proxy(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: ProxySettings) -> int:
     from modelmesh.builder import build_mesh
     from modelmesh.client import build_config
     from modelmesh.errors import ConfigError, NoProvidersError, UnknownNameError
+    from modelmesh.serve import serve
 
-    if args.config is not None and args.capabilities:
-        parser.error("serve: pass either --config or capabilities, not both")
     try:
         capabilities = [] if args.config is not None else args.capabilities or [DEFAULT_CAPABILITY]
         mesh = build_mesh(build_config(capabilities, config=args.config))
@@ -170,19 +262,14 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return 1
     except (ConfigError, UnknownNameError, ValueError, OSError) as exc:
         parser.error(f"serve: {exc}")
-    try:
-        from modelmesh.serve import serve
-    except ImportError as exc:
-        mesh.close()
-        raise SystemExit(f"modelmesh: {exc}") from None
-    auth = "on" if args.api_key else "off"  # never the key itself
+    auth = f"on, {len(settings.api_keys)} key(s)" if settings.api_keys else "off"  # never the keys
     url = f"http://{args.host}:{args.port}/v1"
     print(
         f"modelmesh serve: pools {', '.join(sorted(mesh.pools))} on {url} (proxy auth {auth})",
         file=sys.stderr,
     )
     try:
-        serve(mesh, host=args.host, port=args.port, api_key=args.api_key)
+        serve(mesh, host=args.host, port=args.port, settings=settings, insecure_no_auth=args.insecure_no_auth)
     finally:
         mesh.close()
     return 0

@@ -9,120 +9,21 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx2
 import openai
 import pytest
-import uvicorn
 
 from modelmesh.builder import build_mesh
 from modelmesh.cli import main
 from modelmesh.client import build_config
-from modelmesh.mesh import ModelMesh
 from modelmesh.serve import create_app
 from modelmesh.testing import FakeProvider, Fault
 from modelmesh.testing.openai_wire import speech_bytes
-
-HELLO = [{"role": "user", "content": "Hello!"}]
-KEY = "proxy-secret-key-123"
-FAST_POOL = {
-    "retry": {"max_attempts": 2, "backoff_base_s": 0.01, "backoff_max_s": 0.02},
-    "deactivation": {"failure_threshold": 1},  # one failed request puts a model on standby
-    "timeouts": {"connect_s": 1, "read_s": 0.5, "first_token_s": 0.5, "stall_s": 0.5, "total_s": 5},
-}
-
-
-class ProxyServer:
-    """The proxy under uvicorn in a thread; ``url`` is the OpenAI base URL to give clients."""
-
-    def __init__(self, mesh: ModelMesh, api_key: str | None) -> None:
-        self.mesh = mesh
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self._socket.bind(("127.0.0.1", 0))
-        self.port = int(self._socket.getsockname()[1])
-        config = uvicorn.Config(
-            create_app(mesh, api_key=api_key), lifespan="on", log_config=None, access_log=False
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]})
-        self._thread.start()
-        deadline = time.monotonic() + 5
-        while not self._server.started:
-            assert time.monotonic() < deadline, "the proxy did not start"
-            time.sleep(0.005)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    def client(self, api_key: str = "unused", **options: Any) -> openai.OpenAI:
-        return openai.OpenAI(base_url=self.url, api_key=api_key, **options)
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(10)
-        self._socket.close()
-        self.mesh.close()
-
-
-Proxy = Callable[..., ProxyServer]
-
-
-def mesh_config(openai_fake: FakeProvider, groq_fake: FakeProvider, **extra: Any) -> dict[str, Any]:
-    providers = {
-        "openai": {
-            "api_key": openai_fake.api_key,
-            "base_url": openai_fake.base_url,
-            "models": ["gpt-4o", "text-embedding-3-small", "tts-1"],
-        },
-        "groq": {
-            "api_key": groq_fake.api_key,
-            "base_url": groq_fake.base_url,
-            "models": ["llama-3.3-70b-versatile"],
-        },
-    }
-    pools = {
-        "chat-completion": {"capability": "chat-completion", **FAST_POOL},
-        "embeddings": {"capability": "embeddings"},
-        "text-to-speech": {"capability": "text-to-speech"},
-    }
-    return {"providers": providers, "pools": pools, **extra}
-
-
-@pytest.fixture
-def proxy(fakes: tuple[FakeProvider, FakeProvider]) -> Iterator[Proxy]:
-    """``proxy(api_key=None, config=None)`` starts a proxy over both fakes (or over ``config``)."""
-    servers: list[ProxyServer] = []
-
-    def start(api_key: str | None = None, config: dict[str, Any] | None = None) -> ProxyServer:
-        mesh = build_mesh(build_config([], config=config or mesh_config(*fakes)))
-        servers.append(ProxyServer(mesh, api_key))
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        server.stop()
-
-
-@pytest.fixture
-def client(proxy: Proxy) -> Iterator[openai.OpenAI]:
-    with proxy().client() as sdk:
-        yield sdk
-
-
-def chat(client: openai.OpenAI, stream: bool) -> tuple[str, str]:
-    """(model, text) of one chat answer, streamed or not."""
-    if not stream:
-        response = client.chat.completions.create(model="chat-completion", messages=HELLO)
-        return response.model, response.choices[0].message.content or ""
-    with client.chat.completions.create(model="chat-completion", messages=HELLO, stream=True) as events:
-        chunks = list(events)
-    return chunks[-1].model, "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+from tests.serve.conftest import FAST_POOL, HELLO, KEY, Proxy, chat, mesh_config
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
@@ -276,7 +177,7 @@ def test_without_a_proxy_key_any_client_key_is_accepted(proxy: Proxy) -> None:
 
 def test_create_app_rejects_an_empty_key(fakes: tuple[FakeProvider, FakeProvider]) -> None:
     mesh = build_mesh(build_config([], config=mesh_config(*fakes)))
-    with pytest.raises(ValueError, match="must not be empty"):
+    with pytest.raises(ValueError, match="empty or blank"):
         create_app(mesh, api_key=" ")
     mesh.close()
 
@@ -348,7 +249,7 @@ def test_cli_serve_runs_the_proxy_with_the_env_key(
     monkeypatch.setenv("MODELMESH_PROXY_KEY", KEY)
     code, _, err = run_cli(["serve", "--port", "9099"], capsys)
     assert code == 0
-    assert calls == [{"host": "127.0.0.1", "port": 9099, "api_key": KEY}]
+    assert [(c["host"], c["port"], c["settings"].api_keys) for c in calls] == [("127.0.0.1", 9099, (KEY,))]
     assert "proxy auth on" in err and KEY not in err
 
 

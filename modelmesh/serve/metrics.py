@@ -1,0 +1,128 @@
+"""Prometheus metrics of the proxy, read from its own edge and from ``pool_status()`` at scrape time.
+
+Owns the metric families and their registry (one per app, so several apps in a process never clash):
+requests, errors by class, latency and time-to-first-byte histograms, attempts and failovers (from the
+``x-modelmesh-*`` headers of each answer), in-flight requests, and pool/model health gauges.
+``prometheus-client`` (the ``serve`` extra) is imported here only. It deliberately adds no hook to the
+mesh: what the proxy cannot see at its edge (tokens, cost, the mesh's own overhead) is not measured.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from prometheus_client.metrics_core import Metric
+
+    from modelmesh.mesh import ModelMesh
+
+try:
+    from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+    from prometheus_client.core import GaugeMetricFamily
+except ImportError as exc:  # pragma: no cover - prometheus-client is the `serve` extra
+    raise ImportError(
+        "modelmesh serve's /metrics needs prometheus-client: pip install 'modelmesh[serve]'"
+    ) from exc
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+
+
+def error_class(status: int) -> str | None:
+    """The kind of failure a status stands for, for ``modelmesh_proxy_errors_total{class=...}``."""
+    if status < 400:
+        return None
+    return {
+        400: "bad_request",
+        401: "unauthorized",
+        404: "not_found",
+        408: "client_timeout",
+        413: "too_large",
+        429: "rate_limited",
+        502: "upstream_unavailable",
+        503: "unavailable",
+        504: "upstream_timeout",
+    }.get(status, "client_error" if status < 500 else "upstream_error")
+
+
+class ProxyMetrics:
+    """The proxy's metric families in their own registry; :meth:`render` is the ``/metrics`` body."""
+
+    def __init__(self, mesh: ModelMesh) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "modelmesh_proxy_requests", "Requests answered", ["route", "method", "status"], registry=r
+        )
+        self.errors = Counter(
+            "modelmesh_proxy_errors", "Error answers by class", ["route", "class"], registry=r
+        )
+        self.latency = Histogram(
+            "modelmesh_proxy_request_seconds",
+            "Time to the end of the answer",
+            ["route"],
+            buckets=_BUCKETS,
+            registry=r,
+        )
+        self.first_byte = Histogram(
+            "modelmesh_proxy_first_byte_seconds",
+            "Time to the answer's status line (after the mesh's first-token prefetch for streams)",
+            ["route"],
+            buckets=_BUCKETS,
+            registry=r,
+        )
+        self.attempts = Counter(
+            "modelmesh_proxy_attempts", "Provider attempts of routed requests", ["pool"], registry=r
+        )
+        self.failovers = Counter(
+            "modelmesh_proxy_failovers", "Failovers of routed requests", ["pool"], registry=r
+        )
+        self.in_flight = Gauge("modelmesh_proxy_in_flight", "Requests being answered", registry=r)
+        r.register(_PoolCollector(mesh))
+        self._series: dict[tuple[str, str, int], tuple[Any, ...]] = {}
+
+    def observe(
+        self, route: str, method: str, status: int, seconds: float, first_byte_s: float | None
+    ) -> None:
+        self.requests.labels(route, method, str(status)).inc()
+        self.latency.labels(route).observe(seconds)
+        if first_byte_s is not None:
+            self.first_byte.labels(route).observe(first_byte_s)
+        kind = error_class(status)
+        if kind is not None:
+            self.errors.labels(route, kind).inc()
+
+    def routed(self, pool: str, attempts: str | None, failovers: str | None) -> None:
+        if attempts and attempts.isdigit():
+            self.attempts.labels(pool).inc(int(attempts))
+        if failovers and failovers.isdigit():
+            self.failovers.labels(pool).inc(int(failovers))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class _PoolCollector:
+    """Pool and model health, read from ``pool_status()`` when Prometheus scrapes (never stale)."""
+
+    def __init__(self, mesh: ModelMesh) -> None:
+        self.mesh = mesh
+
+    def describe(self) -> list[Metric]:
+        return []  # unknown until collected: pools are read at scrape time
+
+    def collect(self) -> Iterator[Metric]:
+        active = GaugeMetricFamily("modelmesh_pool_models_active", "Active models per pool", labels=["pool"])
+        total = GaugeMetricFamily("modelmesh_pool_models", "Models per pool", labels=["pool"])
+        model_up = GaugeMetricFamily(
+            "modelmesh_model_active",
+            "1 when a model is active, 0 on standby",
+            labels=["pool", "model", "provider"],
+        )
+        for name, status in self.mesh.pool_status().items():
+            active.add_metric([name], status.active)
+            total.add_metric([name], status.total)
+            for model in status.models:
+                model_up.add_metric([name, model.model, model.provider], 1.0 if model.active else 0.0)
+        yield from (active, total, model_up)

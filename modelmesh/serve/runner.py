@@ -1,0 +1,169 @@
+"""Running the proxy under uvicorn: exposure check, slow-client timeouts, logging, and a graceful drain.
+
+Owns the server process side: refusing an unauthenticated non-loopback bind, a deadline for the request
+head (uvicorn has none: a client trickling header bytes would hold a connection forever), the access
+log (ours, path only: uvicorn's prints query strings), and SIGTERM/SIGINT handling that stops accepting,
+lets in-flight requests finish for ``grace_s`` and returns normally (exit 0, no re-raised signal, no
+traceback). It deliberately builds no app (``app.create_app`` does) and no mesh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import math
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from modelmesh.serve.app import create_app
+from modelmesh.serve.settings import DEFAULT_HOST, DEFAULT_PORT, ProxySettings, check_exposure, is_loopback
+
+try:
+    import h11
+    import uvicorn
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+except ImportError as exc:  # pragma: no cover - uvicorn is the `serve` extra
+    raise ImportError("modelmesh serve needs uvicorn: pip install 'modelmesh[serve]'") from exc
+
+if TYPE_CHECKING:
+    from modelmesh.mesh import ModelMesh
+
+logger = logging.getLogger("modelmesh.serve")
+
+
+def serve(
+    mesh: ModelMesh,
+    *,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    api_key: str | None = None,
+    settings: ProxySettings | None = None,
+    insecure_no_auth: bool = False,
+    log_level: str = "info",
+) -> None:
+    """Run the proxy until SIGTERM/SIGINT, then drain and return; ``mesh`` stays open.
+
+    Raises ``ValueError`` before binding when ``host`` is not loopback and no proxy key is set (unless
+    ``insecure_no_auth``). ``settings.redact_provider_errors`` None means: on unless ``host`` is loopback.
+    """
+    settings = resolved(settings or ProxySettings(), host, api_key)
+    check_exposure(host, settings, insecure_no_auth=insecure_no_auth)
+    app = create_app(mesh, settings=settings)
+    _configure_access_log(settings.access_log)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        lifespan="on",
+        access_log=False,  # ours logs the path only (see Edge)
+        timeout_keep_alive=settings.keep_alive_s,
+        timeout_graceful_shutdown=math.ceil(settings.grace_s),
+        http=header_deadline_protocol(settings.header_timeout_s),
+    )
+    auth = f"on ({len(settings.api_keys)} keys)" if settings.api_keys else "off"
+    logger.info("pools %s on http://%s:%d/v1 (proxy auth %s)", sorted(mesh.pools), host, port, auth)
+    DrainingServer(config).run()
+
+
+def resolved(settings: ProxySettings, host: str, api_key: str | None) -> ProxySettings:
+    """``settings`` with ``api_key`` added and the automatic error redaction decided by ``host``."""
+    if api_key is not None:
+        settings = dataclasses.replace(settings, api_keys=(api_key, *settings.api_keys))
+    if settings.redact_provider_errors is None:
+        settings = dataclasses.replace(settings, redact_provider_errors=not is_loopback(host))
+    return settings
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn's server, but a stop signal ends it cleanly: drained, then ``run()`` returns (exit 0).
+
+    uvicorn re-raises the captured signal after its shutdown, which makes SIGTERM exit 143 and Ctrl-C
+    print a ``KeyboardInterrupt`` traceback; a second signal still forces the exit.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        handled = (signal.SIGINT, signal.SIGTERM)
+        original = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+        try:
+            yield
+        finally:
+            for sig, handler in original.items():
+                signal.signal(sig, handler)
+
+    async def shutdown(self, sockets: list[Any] | None = None) -> None:
+        await super().shutdown(sockets)
+        if self.force_exit:
+            # uvicorn skips the app's shutdown when forced, and the cancelled lifespan task then logs a
+            # traceback; closing the proxy's transport takes milliseconds, so it still runs (bounded).
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.lifespan.shutdown(), 2)
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        if self.should_exit:
+            self.force_exit = True
+        else:
+            print("modelmesh serve: stopping, finishing requests in flight", file=sys.stderr)
+            self.should_exit = True
+
+
+def header_deadline_protocol(timeout_s: float) -> type[asyncio.Protocol]:
+    """uvicorn's h11 protocol with a deadline for each request's head (request line and headers)."""
+
+    class HeaderDeadlineProtocol(H11Protocol):
+        _head_timer: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def handle_events(self) -> None:
+            super().handle_events()
+            if self.conn.their_state is not h11.IDLE:  # a request head has arrived
+                self._disarm()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
+                self._arm()  # a keep-alive connection: the next head has the same deadline
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._head_timer = self.loop.call_later(timeout_s, self._expired)
+
+        def _disarm(self) -> None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def _expired(self) -> None:
+            self._head_timer = None
+            if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+                self.transport.close()
+
+    return HeaderDeadlineProtocol
+
+
+def _configure_access_log(style: str) -> None:
+    from modelmesh.serve.edge import access_logger
+
+    if style == "off" or access_logger.handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    access_logger.addHandler(handler)
+    access_logger.setLevel(logging.INFO)
+    access_logger.propagate = False
