@@ -144,9 +144,12 @@ def replace_multipart_field(body: bytes, content_type: str, name: str, value: st
     return delimiter.join(parts)
 
 
+_ENDPOINTS = {endpoint.value: endpoint for endpoint in Endpoint}
+
+
 def endpoint_of(path: str) -> Endpoint | None:
-    """The endpoint a request path addresses (``/v1/chat/completions`` -> CHAT)."""
-    for endpoint in Endpoint:
-        if path.endswith("/" + endpoint.value):
-            return endpoint
-    return None
+    """The endpoint a request path addresses (``/v1/chat/completions`` -> CHAT): its last one or two
+    segments, looked up (every request asks)."""
+    head, _, last = path.rpartition("/")
+    found = _ENDPOINTS.get(head[head.rfind("/") + 1 :] + "/" + last)
+    return found if found is not None else _ENDPOINTS.get(last)

@@ -26,6 +26,8 @@ from modelmesh.engine.flow import request_flow
 if TYPE_CHECKING:
     from modelmesh.mesh import ModelMesh
 
+# What the flow hands out rather than asks for (a tuple: isinstance with one is the fastest check).
+_OUTPUT = (Respond, RespondStream, Emit)
 # The SDK's own defaults: a mesh must never queue where the plain SDK would not.
 DEFAULT_LIMITS = httpx2.Limits(max_connections=1000, max_keepalive_connections=100)
 
@@ -87,7 +89,7 @@ class MeshTransport(httpx2.BaseTransport):
         error: BaseException | None = None
         while True:
             command = driver.advance(value, error)
-            if command is None or isinstance(command, Respond | RespondStream | Emit):
+            if command is None or isinstance(command, _OUTPUT):
                 return command
             value, error = None, None
             try:
@@ -96,15 +98,15 @@ class MeshTransport(httpx2.BaseTransport):
                 error = exc
 
     def _execute(self, driver: _Driver, command: Send | Read | Sleep | Close | Decide) -> Any:
-        if isinstance(command, Decide):
-            return command.fn(*command.args)
-        if isinstance(command, Read):
+        if isinstance(command, Read):  # the most frequent: one per streamed chunk
             body = driver.bodies.get(id(command.upstream))
             if body is None:
                 body = driver.bodies[id(command.upstream)] = iter(
                     cast(httpx2.SyncByteStream, command.upstream.stream)
                 )
             return next(body, None)
+        if isinstance(command, Decide):
+            return command.fn(*command.args)
         if isinstance(command, Send):
             upstream = self._http.handle_request(command.request)
             driver.opened.append(upstream)
@@ -175,7 +177,7 @@ class AsyncMeshTransport(httpx2.AsyncBaseTransport):
         error: BaseException | None = None
         while True:
             command = driver.advance(value, error)
-            if command is None or isinstance(command, Respond | RespondStream | Emit):
+            if command is None or isinstance(command, _OUTPUT):
                 return command
             value, error = None, None
             try:
@@ -184,15 +186,15 @@ class AsyncMeshTransport(httpx2.AsyncBaseTransport):
                 error = exc
 
     async def _execute(self, driver: _Driver, command: Send | Read | Sleep | Close | Decide) -> Any:
-        if isinstance(command, Decide):
-            return await self._decide(command.fn, *command.args)
-        if isinstance(command, Read):
+        if isinstance(command, Read):  # the most frequent: one per streamed chunk
             body = driver.bodies.get(id(command.upstream))
             if body is None:
                 stream = cast(httpx2.AsyncByteStream, command.upstream.stream)
                 body = driver.bodies[id(command.upstream)] = stream.__aiter__()
             async with asyncio.timeout(max(command.timeout_s, 0.0)):
                 return await anext(body, None)
+        if isinstance(command, Decide):
+            return await self._decide(command.fn, *command.args)
         if isinstance(command, Send):
             upstream = await self._http.handle_async_request(command.request)
             driver.opened.append(upstream)
