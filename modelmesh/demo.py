@@ -14,7 +14,7 @@ import contextlib
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -80,9 +80,9 @@ class DemoObserver:
         self._console = console
         self._result = result
         self._refresh = refresh
-        self.last_request: dict[str, Any] | None = None
+        self.last_request: Mapping[str, Any] | None = None
 
-    def emit(self, event: dict[str, Any]) -> None:
+    def emit(self, event: Mapping[str, Any]) -> None:
         kind = str(event.get("event"))
         self._result.events[kind] += 1
         line = _event_line(event)
@@ -93,7 +93,7 @@ class DemoObserver:
         self._refresh()
 
 
-def _event_line(event: dict[str, Any]) -> str | None:
+def _event_line(event: Mapping[str, Any]) -> str | None:
     kind = event.get("event")
     if kind == "attempt" and event.get("outcome") != "ok":
         status = f"HTTP {event['status']}" if event.get("status") else str(event.get("outcome"))
@@ -151,7 +151,7 @@ class DemoRun:
                     record.text = choice.message.content or ""
         except openai.APIError as exc:
             record.error = f"{type(exc).__name__}: {exc}"
-        event: dict[str, Any] = self.observer.last_request or {}
+        event: Mapping[str, Any] = self.observer.last_request or {}
         record.provider = event.get("provider")
         record.attempts = int(event.get("attempts") or 0)
         record.failovers = int(event.get("failovers") or 0)

@@ -19,6 +19,7 @@ import httpx2
 
 from modelmesh.connectors.base import Connector, InboundRequest
 from modelmesh.errors import UnknownNameError
+from modelmesh.events import RequestEvent, RotationEvent, StateEvent
 from modelmesh.exchange import inbound_request, local_error, requested_model
 from modelmesh.quotas import QuotaBook
 from modelmesh.redaction import Redactor
@@ -143,7 +144,7 @@ class ModelMesh:
         if degraded != self._degraded:
             self._degraded = degraded
             if self.observer.enabled:
-                self.observer.emit({"event": "state", "degraded": degraded, "store": repr(self.store)})
+                self.observer.emit(StateEvent(degraded=degraded, store=repr(self.store)))
 
     def stream_finished(
         self, run: RoutingRun, attempt: Attempt, monitor: StreamMonitor, usage: dict[str, Any] | None = None
@@ -155,31 +156,12 @@ class ModelMesh:
         if monitor.finished or monitor.done:
             self._finish(run, attempt.model, usage, "ok", len(monitor.partial_text()))
         elif self.observer.enabled:
-            self.observer.emit(
-                {
-                    "event": "request",
-                    "pool": run.pool.name,
-                    "model": attempt.model.id,
-                    "provider": attempt.model.provider,
-                    "outcome": "interrupted",
-                    "attempts": len(run.records),
-                    "failovers": run.failovers,
-                }
-            )
+            self.observer.emit(_request_event(run, "interrupted", attempt.model))
 
     def request_failed(self, run: RoutingRun, step: Exhausted) -> None:
         if self.observer.enabled:
-            self.observer.emit(
-                {
-                    "event": "request",
-                    "pool": run.pool.name,
-                    "model": None,
-                    "outcome": "failed",
-                    "error": self.redact(step.message.encode()).decode(),
-                    "attempts": len(run.records),
-                    "failovers": run.failovers,
-                }
-            )
+            error = self.redact(step.message.encode()).decode()
+            self.observer.emit(_request_event(run, "failed", None, error=error))
 
     def _finish(
         self, run: RoutingRun, model: ModelSpec, usage: dict[str, Any] | None, outcome: str, chars: int = 0
@@ -191,19 +173,11 @@ class ModelMesh:
             self.quotas.count(self.store, run.pool.name, model, amounts, self.clock())
         if self.observer.enabled:
             usage = usage or {}
-            self.observer.emit(
-                {
-                    "event": "request",
-                    "pool": run.pool.name,
-                    "model": model.id,
-                    "provider": model.provider,
-                    "outcome": outcome,
-                    "attempts": len(run.records),
-                    "failovers": run.failovers,
-                    "prompt_tokens": usage.get("prompt_tokens"),
-                    "completion_tokens": usage.get("completion_tokens"),
-                }
-            )
+            tokens = {
+                "prompt_tokens": usage.get("prompt_tokens"),
+                "completion_tokens": usage.get("completion_tokens"),
+            }
+            self.observer.emit(_request_event(run, outcome, model, **tokens))
 
     # -- pools ---------------------------------------------------------------------------------------
 
@@ -321,15 +295,16 @@ class ModelMesh:
             self.store.update_model(current.key, standby)
         self.store.update_pool(pool.name, lambda s: setattr(s, "current", chosen.key if chosen else None))
         if self.observer.enabled:
-            event = {
-                "event": "rotation",
-                "pool": pool.name,
-                "from": current.key if current else None,
-                "to": chosen.key if chosen else None,
-                "reason": "manual",
-                "rotated": note is None,
-            }
-            self.observer.emit({**event, "note": note} if note else event)
+            self.observer.emit(
+                RotationEvent(
+                    pool=pool.name,
+                    from_=current.key if current else None,
+                    to=chosen.key if chosen else None,
+                    reason="manual",
+                    rotated=note is None,
+                    note=note,
+                )
+            )
         return chosen.id if chosen else None
 
     def models(self) -> list[ModelSpec]:
@@ -376,6 +351,21 @@ class ModelMesh:
 
     def __repr__(self) -> str:
         return f"ModelMesh(pools={sorted(self.pools)}, providers={sorted(self.providers)})"
+
+
+def _request_event(run: RoutingRun, outcome: str, model: ModelSpec | None, **extra: Any) -> RequestEvent:
+    return RequestEvent(
+        pool=run.pool.name,
+        model=model.id if model else None,
+        provider=model.provider if model else None,
+        outcome=outcome,
+        attempts=len(run.records),
+        failovers=run.failovers,
+        request_id=run.request_id,
+        endpoint=run.request.endpoint.value,
+        started_at=run.started_at,
+        **extra,
+    )
 
 
 def caller_timeout_s(request: httpx2.Request) -> float | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import sys
 import threading
+from collections.abc import Mapping
 from typing import Any, TextIO
 
 # C0 and C1 controls (ESC starts terminal sequences), DEL, and the Unicode bidi controls that reorder text.
@@ -24,7 +25,7 @@ class ConsoleObserver:
         self._stream = stream or sys.stderr
         self._lock = threading.Lock()
 
-    def emit(self, event: dict[str, Any]) -> None:
+    def emit(self, event: Mapping[str, Any]) -> None:
         line, colour = format_event(event)
         line = printable(line)
         text = f"\x1b[{colour}m{line}\x1b[0m" if self._stream.isatty() else line
@@ -45,7 +46,7 @@ def _escaped(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
-def format_event(event: dict[str, Any]) -> tuple[str, str]:
+def format_event(event: Mapping[str, Any]) -> tuple[str, str]:
     """A one-line summary of an event and its ANSI colour code."""
     kind = event.get("event")
     pool = event.get("pool", "")

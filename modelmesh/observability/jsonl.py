@@ -9,6 +9,7 @@ import json
 import os
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ class FileObserver:
         self._file = os.fdopen(descriptor, "a", encoding="utf-8", buffering=1)
         self._lock = threading.Lock()
 
-    def emit(self, event: dict[str, Any]) -> None:
+    def emit(self, event: Mapping[str, Any]) -> None:
         line = json.dumps({"ts": round(time.time(), 3), **event}, default=str)
         with self._lock:
             if not self._file.closed:

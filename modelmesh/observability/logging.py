@@ -10,6 +10,7 @@ levels: that is the application's choice. Wording is shared with the console out
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from modelmesh.observability.console import format_event
@@ -38,7 +39,7 @@ class LoggingObserver:
         self._base = logger
         self._loggers: dict[str, logging.Logger] = {}
 
-    def emit(self, event: dict[str, Any]) -> None:
+    def emit(self, event: Mapping[str, Any]) -> None:
         kind = str(event.get("event") or "event")
         level = level_of(kind, event)
         logger = self._loggers.get(kind)
@@ -51,7 +52,7 @@ class LoggingObserver:
         return None
 
 
-def level_of(kind: str, event: dict[str, Any]) -> int:
+def level_of(kind: str, event: Mapping[str, Any]) -> int:
     """Failed or cut-short requests and a degraded store are worth a WARNING (a kept rotation is
     already one: ``ModelMesh.rotate`` warns on ``modelmesh.rotation`` itself)."""
     if kind == "request" and event.get("outcome") not in (None, "ok"):
@@ -61,6 +62,6 @@ def level_of(kind: str, event: dict[str, Any]) -> int:
     return _LEVELS.get(kind, logging.INFO)
 
 
-def message_of(event: dict[str, Any]) -> str:
+def message_of(event: Mapping[str, Any]) -> str:
     line, _colour = format_event(event)
     return line.removeprefix(_PREFIX)

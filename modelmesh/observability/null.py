@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -11,7 +12,7 @@ class NullObserver:
     def __init__(self, **_options: Any) -> None:
         pass
 
-    def emit(self, event: dict[str, Any]) -> None:
+    def emit(self, event: Mapping[str, Any]) -> None:
         return None
 
     def close(self) -> None:

@@ -15,6 +15,7 @@ send nothing until the application configures the OpenTelemetry SDK. It does not
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,8 +32,8 @@ class _Request:
     """The events of one request so far, with the time each arrived (ns)."""
 
     started_ns: int
-    attempts: list[tuple[dict[str, Any], int]] = field(default_factory=list)
-    marks: list[tuple[str, dict[str, Any], int]] = field(default_factory=list)
+    attempts: list[tuple[Mapping[str, Any], int]] = field(default_factory=list)
+    marks: list[tuple[str, Mapping[str, Any], int]] = field(default_factory=list)
 
 
 _pending: ContextVar[dict[str, _Request] | None] = ContextVar("modelmesh_otel_pending", default=None)
@@ -80,7 +81,7 @@ class OtelObserver:
         """Told by the mesh builder which capability each pool serves (``gen_ai.operation.name``)."""
         self._operations = {pool: operation_of(capability) for pool, capability in capabilities.items()}
 
-    def emit(self, event: dict[str, Any]) -> None:
+    def emit(self, event: Mapping[str, Any]) -> None:
         kind = event.get("event")
         pool = str(event.get("pool") or "")
         if kind == "request":
@@ -110,7 +111,7 @@ class OtelObserver:
             request = pending[pool] = _Request(time.time_ns())
         return request
 
-    def _finish(self, pool: str, event: dict[str, Any], request: _Request) -> None:
+    def _finish(self, pool: str, event: Mapping[str, Any], request: _Request) -> None:
         end_ns = time.time_ns()
         operation = self._operations.get(pool, "chat")
         starts = [done - _ns(a.get("latency_ms")) for a, done in request.attempts]
@@ -133,7 +134,7 @@ class OtelObserver:
         self._record_metrics(pool, attributes, event, (end_ns - start_ns) / 1e9)
 
     def _attempt_span(
-        self, operation: str, attempt: dict[str, Any], start: int, end: int, parent: Any
+        self, operation: str, attempt: Mapping[str, Any], start: int, end: int, parent: Any
     ) -> None:
         model = str(attempt.get("model"))
         attributes: dict[str, Any] = {
@@ -162,7 +163,7 @@ class OtelObserver:
         span.end(end_time=end)
 
     def _record_metrics(
-        self, pool: str, attributes: dict[str, Any], event: dict[str, Any], seconds: float
+        self, pool: str, attributes: dict[str, Any], event: Mapping[str, Any], seconds: float
     ) -> None:
         keys = ("gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.request.model")
         common = {k: attributes[k] for k in (*keys, "gen_ai.response.model", "error.type") if k in attributes}
@@ -175,7 +176,7 @@ class OtelObserver:
 
 
 def _request_attributes(
-    operation: str, pool: str, event: dict[str, Any], request: _Request
+    operation: str, pool: str, event: Mapping[str, Any], request: _Request
 ) -> dict[str, Any]:
     attributes: dict[str, Any] = {
         "gen_ai.operation.name": operation,
@@ -198,10 +199,10 @@ def _request_attributes(
     return {k: v for k, v in attributes.items() if v is not None}
 
 
-def _span_events(request: _Request) -> list[tuple[str, dict[str, Any], int]]:
+def _span_events(request: _Request) -> list[tuple[str, Mapping[str, Any], int]]:
     """Failovers and other marks as they came, plus a ``retry`` for each attempt on the model just tried."""
     found = [(name, _plain(mark), at) for name, mark, at in request.marks]
-    previous: dict[str, Any] | None = None
+    previous: Mapping[str, Any] | None = None
     for attempt, done in request.attempts:
         if previous is not None and previous.get("model") == attempt.get("model"):
             start = done - _ns(attempt.get("latency_ms"))
@@ -212,7 +213,7 @@ def _span_events(request: _Request) -> list[tuple[str, dict[str, Any], int]]:
     return sorted(found, key=lambda item: item[2])
 
 
-def _plain(event: dict[str, Any]) -> dict[str, Any]:
+def _plain(event: Mapping[str, Any]) -> dict[str, Any]:
     """Span-event attributes: the event's scalar fields, without its kind."""
     return {
         k: v

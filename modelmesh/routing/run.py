@@ -13,9 +13,21 @@ __all__ = ["Attempt", "AttemptRecord", "Exhausted", "Observer", "RoutingEnv", "R
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from modelmesh.connectors.base import Failure, FailureKind, InboundRequest
+from modelmesh.events import (
+    AttemptEvent,
+    ContinuationEvent,
+    DeactivationEvent,
+    DecisionEvent,
+    Event,
+    FailoverEvent,
+    PanicEvent,
+    PrefillRejectedEvent,
+    ProbeEvent,
+    SuspicionEvent,
+    new_request_id,
+)
 from modelmesh.routing import health
 from modelmesh.routing.availability import availability
 from modelmesh.routing.continuation import PREFILL, continuation_request
@@ -35,6 +47,8 @@ class RoutingRun:
     request: InboundRequest
     session_id: str | None = None
     caller_timeout_s: float | None = None  # the SDK's timeout for the whole request, when given
+    request_id: str = field(default_factory=new_request_id)  # ties this request's events together
+    started_at: float = 0.0
     requirements: Requirements = field(init=False)
     records: list[AttemptRecord] = field(default_factory=list)
     answered_by: ModelSpec | None = None
@@ -58,7 +72,7 @@ class RoutingRun:
 
     def __post_init__(self) -> None:
         self.requirements = requirements_of(self.request)
-        now = self.env.clock()
+        now = self.started_at = self.env.clock()
         if self.caller_timeout_s is not None:
             self._caller_deadline = now + self.caller_timeout_s
         self._deadline = min(now + self.pool.config.timeouts.total_s, self._caller_deadline)
@@ -121,7 +135,7 @@ class RoutingRun:
         if self.continuations and failure.kind is FailureKind.BAD_REQUEST:
             # A model that rejects the prefill is not unhealthy, and its 400 must not hide the real break.
             self._record(attempt, failure, now)
-            self._emit({"event": "prefill_rejected", "pool": self.pool.name, "model": attempt.model.key})
+            self._emit(PrefillRejectedEvent(pool=self.pool.name, model=attempt.model.key))
             self._current = None
             return
         reason = self._record_failure(attempt, failure, now)
@@ -155,12 +169,7 @@ class RoutingRun:
         self._segment_start, self._broken = len(self.records), attempt.model.key
         self._deadline = min(now + self.pool.config.timeouts.total_s, self._caller_deadline)
         self._emit(
-            {
-                "event": "continuation",
-                "pool": self.pool.name,
-                "from": attempt.model.key,
-                "delivered_chars": len(delivered),
-            }
+            ContinuationEvent(pool=self.pool.name, from_=attempt.model.key, delivered_chars=len(delivered))
         )
         return True
 
@@ -193,24 +202,19 @@ class RoutingRun:
                 model.provider, lambda s: health.disable_provider(s, failure, config.recovery, now)
             )
             self._emit(
-                {
-                    "event": "deactivation",
-                    "scope": "provider",
-                    "provider": model.provider,
-                    "reason": f"HTTP {failure.status}",
-                }
+                DeactivationEvent(scope="provider", provider=model.provider, reason=f"HTTP {failure.status}")
             )
         if failure.suspects_endpoint and model.provider not in self._suspects:
             self._suspects.add(model.provider)
             self.env.store.update_provider(
                 model.provider, lambda s: health.suspect_provider(s, failure, config.recovery, now)
             )
-            self._emit({"event": "suspicion", "provider": model.provider, "reason": failure.kind.value})
+            self._emit(SuspicionEvent(provider=model.provider, reason=failure.kind.value))
         reason = self.env.store.update_model(
             model.key, lambda s: health.record_failure(s, failure, config.deactivation, config.recovery, now)
         )
         if reason is not None:
-            self._emit({"event": "deactivation", "scope": "model", "model": model.key, "reason": reason})
+            self._emit(DeactivationEvent(scope="model", model=model.key, reason=reason))
         return reason
 
     def _should_retry(self, attempt: Attempt, failure: Failure, reason: str | None) -> bool:
@@ -264,16 +268,12 @@ class RoutingRun:
 
     def _emit_choice(self, model: ModelSpec) -> None:
         if not self.records:
-            self._emit({"event": "decision", "pool": self.pool.name, "model": model.key})
+            self._emit(DecisionEvent(pool=self.pool.name, model=model.key, **self._ids()))
         else:
+            reason = self._last.kind.value if self._last else None
+            last = self.records[-1].model
             self._emit(
-                {
-                    "event": "failover",
-                    "pool": self.pool.name,
-                    "from": self.records[-1].model,
-                    "to": model.key,
-                    "reason": self._last.kind.value if self._last else None,
-                }
+                FailoverEvent(pool=self.pool.name, from_=last, to=model.key, reason=reason, **self._ids())
             )
 
     def _enter_panic(self, now: float) -> ModelSpec | None:
@@ -295,7 +295,7 @@ class RoutingRun:
             return None
         benched.sort(key=lambda pair: pair[0])
         self._panic, self._queue = True, [model for _, model in benched[1:]]
-        self._emit({"event": "panic", "pool": self.pool.name, "models": len(benched)})
+        self._emit(PanicEvent(pool=self.pool.name, models=len(benched)))
         return benched[0][1]
 
     def _probe(self, model: ModelSpec, ctx: SelectionContext, now: float) -> bool:
@@ -306,7 +306,7 @@ class RoutingRun:
         lease = min(timeouts.total_s, timeouts.connect_s + max(timeouts.read_s, timeouts.first_token_s))
         taken = self.env.store.update_model(model.key, lambda s: health.take_probe(s, now, lease))
         if taken:
-            self._emit({"event": "probe", "pool": self.pool.name, "model": model.key})
+            self._emit(ProbeEvent(pool=self.pool.name, model=model.key))
         return taken is not False
 
     def _has_alternative(self, now: float) -> bool:
@@ -384,20 +384,22 @@ class RoutingRun:
         self, attempt: Attempt, outcome: str, status: int | None, latency: float, error: str | None = None
     ) -> None:
         if self.env.observer.enabled:
-            event = {
-                "event": "attempt",
-                "pool": self.pool.name,
-                "model": attempt.model.id,
-                "provider": attempt.provider.name,
-                "attempt": attempt.number,
-                "outcome": outcome,
-                "status": status,
-                "latency_ms": round(latency * 1000, 1),
-            }
-            if error:
-                event["error"] = self.env.redact(error.encode()).decode()
+            event = AttemptEvent(
+                pool=self.pool.name,
+                model=attempt.model.id,
+                provider=attempt.provider.name,
+                attempt=attempt.number,
+                outcome=outcome,
+                status=status,
+                latency_ms=round(latency * 1000, 1),
+                error=self.env.redact(error.encode()).decode() if error else None,
+                **self._ids(),
+            )
             self.env.observer.emit(event)
 
-    def _emit(self, event: dict[str, Any]) -> None:
+    def _ids(self) -> dict[str, str]:
+        return {"request_id": self.request_id, "endpoint": self.request.endpoint.value}
+
+    def _emit(self, event: Event) -> None:
         if self.env.observer.enabled:
             self.env.observer.emit(event)

@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 class Observer(Protocol):
     enabled: bool
 
-    def emit(self, event: dict[str, Any]) -> None: ...
+    def emit(self, event: Mapping[str, Any]) -> None:
+        """``event`` is a ``modelmesh.events.Event``: typed, and readable as a mapping."""
+        ...
 
 
 class RoutingEnv(Protocol):

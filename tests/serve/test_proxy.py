@@ -188,6 +188,7 @@ def test_health_summarises_every_pool(proxy: Proxy) -> None:
     assert health.status_code == 200
     assert health.json() == {
         "status": "ok",
+        "state": "ok",
         "pools": {
             "chat-completion": {"active": 2, "standby": 0, "total": 2, "current_model": "gpt-4o"},
             "embeddings": {"active": 1, "standby": 0, "total": 1, "current_model": "text-embedding-3-small"},
