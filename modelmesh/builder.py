@@ -12,12 +12,12 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from modelmesh import catalog
 from modelmesh.capabilities import CapabilityTree, expand_capabilities
-from modelmesh.detect import providers_serving
-from modelmesh.discovery import discover_models, model_spec_for
 from modelmesh.errors import ConfigError, UnknownNameError
 from modelmesh.mesh import ModelMesh
+from modelmesh.providers import catalog
+from modelmesh.providers.detect import providers_serving
+from modelmesh.providers.discovery import discover_models, model_spec_for
 from modelmesh.quotas import build_quota_book
 from modelmesh.registry import CONNECTORS, OBSERVABILITY, STATE_STORES, STRATEGIES
 from modelmesh.routing.pool import Pool

@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 from pydantic import SecretStr
 
 from modelmesh.capabilities import expand_capabilities
-from modelmesh.discovery import discover_models
-from modelmesh.secrets import is_credential_header
+from modelmesh.credentials import is_credential_header
+from modelmesh.providers.discovery import discover_models
 from modelmesh.types import FEATURES, ModelSpec, ProviderEndpoint
 
 if TYPE_CHECKING:

@@ -17,8 +17,8 @@ import openai
 from modelmesh.builder import build_mesh
 from modelmesh.capabilities import PREDEFINED_POOLS
 from modelmesh.config import MeshConfig
-from modelmesh.detect import autodetect_config, detected_providers
 from modelmesh.mesh import ModelMesh, PoolStatus
+from modelmesh.providers.detect import autodetect_config, detected_providers
 from modelmesh.transport import AsyncMeshTransport, MeshTransport
 
 if TYPE_CHECKING:

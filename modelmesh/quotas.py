@@ -25,7 +25,7 @@ from modelmesh.state.base import StateStore
 
 if TYPE_CHECKING:
     from modelmesh.config import MeshConfig
-    from modelmesh.reliability_config import QuotaLimit
+    from modelmesh.config.reliability import QuotaLimit
     from modelmesh.types import ModelSpec
 
 _SECONDS = {"minute": 60.0, "hour": 3600.0, "day": 86400.0, "month": 30 * 86400.0}

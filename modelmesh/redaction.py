@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from modelmesh.secrets import is_credential_header, secrets_in
+from modelmesh.credentials import is_credential_header, secrets_in
 
 if TYPE_CHECKING:
     from modelmesh.types import ProviderEndpoint

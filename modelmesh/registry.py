@@ -147,8 +147,8 @@ SECRET_STORES: Registry[type] = Registry(
     "secret store",
     group="modelmesh.secret_stores",
     builtins={
-        "modelmesh.env.v1": "modelmesh.secrets:EnvSecretStore",
-        "modelmesh.dotenv.v1": "modelmesh.secrets:DotenvSecretStore",
+        "modelmesh.env.v1": "modelmesh.config.secrets:EnvSecretStore",
+        "modelmesh.dotenv.v1": "modelmesh.config.secrets:DotenvSecretStore",
     },
     aliases={"env": "modelmesh.env.v1", "dotenv": "modelmesh.dotenv.v1"},
 )

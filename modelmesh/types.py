@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
+from modelmesh.credentials import clean_credential, is_credential_header, secrets_in
 from modelmesh.errors import ConfigError
-from modelmesh.secrets import clean_credential, is_credential_header, secrets_in
 
 
 class Endpoint(StrEnum):

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from modelmesh import catalog
+from modelmesh.providers import catalog
 from modelmesh.testing import FakeProvider
 
 OPENAI_MODELS = ["gpt-4o", "gpt-4o-mini", "text-embedding-3-small", "tts-1", "whisper-1", "dall-e-3"]

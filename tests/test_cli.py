@@ -10,9 +10,9 @@ import pytest
 from rich.console import Console
 
 import modelmesh
-from modelmesh import catalog
 from modelmesh.cli import main, status_tables
 from modelmesh.mesh import ModelStatus, PoolStatus
+from modelmesh.providers import catalog
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from modelmesh import create
-from modelmesh.detect import detected_providers
 from modelmesh.errors import NoProvidersError
+from modelmesh.providers.detect import detected_providers
 
 
 def test_no_key_at_all_keeps_the_seed_message() -> None:

@@ -46,7 +46,7 @@ def test_wheel_ships_py_typed_for_both_packages_and_the_catalogue(tmp_path: Path
     (wheel,) = WheelBuilder(str(ROOT)).build(directory=str(tmp_path), versions=["standard"])
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"modelmesh/py.typed", "langchain_modelmesh/py.typed"} <= names
-    assert {"modelmesh/catalog/providers.yaml", "modelmesh/catalog/models.yaml"} <= names
+    assert {"modelmesh/providers/catalog/providers.yaml", "modelmesh/providers/catalog/models.yaml"} <= names
     assert not any(name.startswith("tests/") for name in names)
     assert any(name.endswith("licenses/LICENSE") for name in names)
 

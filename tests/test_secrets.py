@@ -5,9 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel, SecretStr
 
-from modelmesh.errors import ConfigError
-from modelmesh.registry import SECRET_STORES
-from modelmesh.secrets import (
+from modelmesh.config.secrets import (
     ChainSecretStore,
     DotenvSecretStore,
     EnvSecretStore,
@@ -19,6 +17,8 @@ from modelmesh.secrets import (
     resolve_references,
     substitute,
 )
+from modelmesh.errors import ConfigError
+from modelmesh.registry import SECRET_STORES
 
 SECRET = "sk-very-secret-value"
 

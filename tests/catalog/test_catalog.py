@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from modelmesh import catalog
 from modelmesh.capabilities import CAPABILITY_GROUPS, default_tree
 from modelmesh.config import MeshConfig, ModelConfig
 from modelmesh.errors import UnknownNameError
+from modelmesh.providers import catalog
 from modelmesh.registry import CONNECTORS
 from modelmesh.types import DELIVERY_MODES, FEATURES, ModelSpec
 

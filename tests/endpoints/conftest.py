@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from modelmesh import AsyncMeshClient, MeshClient, catalog, create, create_async
+from modelmesh import AsyncMeshClient, MeshClient, create, create_async
+from modelmesh.providers import catalog
 from modelmesh.testing import FakeProvider
 
 PRESETS = ("openai", "together", "mistral", "groq", "deepseek", "anthropic")

@@ -172,7 +172,9 @@ def test_an_exception_in_any_connector_hook_never_escapes_as_itself(
             "models": ["gpt-4o"],
         }
         models.append("openai.gpt-4o")
-    config = {"providers": providers, "pools": {"chat-completion": pool(models)}}
+    # Generous timeouts: this test is about exceptions, not time, and must not flake on a busy machine.
+    timeouts = {"connect_s": 5, "read_s": 10, "first_token_s": 10, "stall_s": 10, "total_s": 30}
+    config = {"providers": providers, "pools": {"chat-completion": pool(models, timeouts=timeouts)}}
 
     async def ask_async() -> str:
         async with create_async(config=config) as client:

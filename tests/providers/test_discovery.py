@@ -7,7 +7,7 @@ import pytest
 
 from modelmesh import ConfigError, create
 from modelmesh.capabilities import CAPABILITY_GROUPS, expand_capabilities
-from modelmesh.discovery import model_spec_for
+from modelmesh.providers.discovery import model_spec_for
 from modelmesh.testing import FakeProvider, Fault
 from modelmesh.types import FEATURES
 

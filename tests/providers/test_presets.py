@@ -7,9 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from modelmesh import catalog, create
+from modelmesh import create
 from modelmesh.capabilities import CAPABILITY_GROUPS, expand_capabilities
-from modelmesh.catalog import ProviderPreset
+from modelmesh.providers import catalog
+from modelmesh.providers.catalog import ProviderPreset
 from modelmesh.testing import FakeProvider
 
 HELLO = [{"role": "user", "content": "Hello!"}]

@@ -11,8 +11,8 @@ import pytest
 from pydantic import SecretStr
 
 from modelmesh.config import MeshConfig
+from modelmesh.config.secrets import secrets_in
 from modelmesh.redaction import REDACTED, Redactor, is_credential_header
-from modelmesh.secrets import secrets_in
 from modelmesh.types import ProviderEndpoint
 
 KEY = 'sk-CANARY-"quoted"\\slash-é-2b7d'

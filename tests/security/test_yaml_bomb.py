@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from modelmesh.config import MeshConfig
+from modelmesh.config.secrets import MappingSecretStore, resolve_references
 from modelmesh.errors import ConfigError
-from modelmesh.secrets import MappingSecretStore, resolve_references
 
 
 def _bomb(levels: int = 9) -> str:

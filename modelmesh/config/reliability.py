@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
-from modelmesh.secrets import SecretSafeModel
+from modelmesh.config.secrets import SecretSafeModel
 
 QuotaWindow = Literal["minute", "hour", "day", "month"]
 # Where a window starts again: at the calendar boundary in UTC or US-Pacific time, or sliding (rolling).

@@ -25,12 +25,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
-from modelmesh import catalog, registry
+from modelmesh import registry
 from modelmesh.capabilities import CapabilityTree, default_tree, expand_capabilities
-from modelmesh.config_errors import at_path, combine, translate
-from modelmesh.config_loading import read_config_file
-from modelmesh.errors import ConfigError, UnknownNameError
-from modelmesh.reliability_config import (
+from modelmesh.config.errors import at_path, combine, translate
+from modelmesh.config.loading import read_config_file
+from modelmesh.config.reliability import (
     DeactivationConfig,
     QuotaConfig,
     QuotaLimit,
@@ -39,7 +38,7 @@ from modelmesh.reliability_config import (
     StreamingConfig,
     TimeoutsConfig,
 )
-from modelmesh.secrets import (
+from modelmesh.config.secrets import (
     ChainSecretStore,
     MappingSecretStore,
     SecretSafeModel,
@@ -49,6 +48,8 @@ from modelmesh.secrets import (
     references,
     resolve_references,
 )
+from modelmesh.errors import ConfigError, UnknownNameError
+from modelmesh.providers import catalog
 from modelmesh.types import FEATURES, check_base_url
 
 _DEFAULT_CONNECTOR = "openai.compatible.v1"

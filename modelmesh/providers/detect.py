@@ -10,9 +10,9 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from modelmesh import catalog
 from modelmesh.capabilities import PREDEFINED_POOLS, resolve_pool
 from modelmesh.errors import NoProvidersError, UnknownNameError
+from modelmesh.providers import catalog
 
 
 def detected_providers(

@@ -5,7 +5,7 @@ Owns the one rule every config failure follows: the message starts with the dott
 may be secrets. Unknown fields become ``UnknownNameError`` with the valid names for "Did you mean".
 
 Deliberately not here: the schema itself and the checks that raise (``modelmesh.config``), and file
-parsing errors (``modelmesh.config_loading``). The root model is passed in, so this module never imports
+parsing errors (``modelmesh.config.loading``). The root model is passed in, so this module never imports
 the schema and the schema can import it.
 """
 
