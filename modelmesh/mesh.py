@@ -163,6 +163,10 @@ class ModelMesh:
             error = self.redact(step.message.encode()).decode()
             self.observer.emit(_request_event(run, "failed", None, error=error))
 
+    def request_cancelled(self, run: RoutingRun) -> None:
+        if self.observer.enabled:
+            self.observer.emit(_request_event(run, "cancelled", run.answered_by))
+
     def _finish(
         self, run: RoutingRun, model: ModelSpec, usage: dict[str, Any] | None, outcome: str, chars: int = 0
     ) -> None:

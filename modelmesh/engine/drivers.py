@@ -12,6 +12,7 @@ blocking I/O, so a slow SQLite file or Redis server never stalls the event loop 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import ssl
 import time
@@ -165,6 +166,11 @@ class AsyncMeshTransport(httpx2.AsyncBaseTransport):
         driver = _Driver(request_flow(routed, request))
         try:
             command = await self._until_output(driver, None)
+        except asyncio.CancelledError:  # the caller left (a proxy client hung up) or its task was cancelled
+            await self._finish(driver)
+            with contextlib.suppress(Exception):
+                await self._decide(routed.cancelled)
+            raise
         except BaseException:
             await self._finish(driver)
             raise

@@ -97,6 +97,11 @@ def take_probe(state: ModelState, now: float, lease_s: float) -> bool | None:
     return True
 
 
+def release_probe(state: ModelState) -> None:
+    """Give a probe lease back unused (its request was cancelled before the model answered)."""
+    state.probe_until = None
+
+
 def disable_provider(state: ProviderState, failure: Failure, recovery: RecoverySettings, now: float) -> None:
     state.disabled_until = standby_until(recovery, now)
     state.reason = f"HTTP {failure.status}: {failure.message[:120]}"

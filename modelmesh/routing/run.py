@@ -68,6 +68,7 @@ class RoutingRun:
     _panic: bool = False  # every usable model is benched for failures: tried anyway, best record first
     _caller_deadline: float = float("inf")
     _ctx: SelectionContext | None = None  # the health view the last choice was made on
+    _probing: str | None = None  # the half-open model whose probe lease this run holds
     continuations: int = 0
 
     def __post_init__(self) -> None:
@@ -119,6 +120,13 @@ class RoutingRun:
         self.answered_by = attempt.model
         self.pool.last_choice = attempt.model.key
         self._emit_attempt(attempt, "ok", 200, latency)
+
+    def cancelled(self) -> None:
+        """The caller went away mid-run: give back a recovery probe this run holds (another request may
+        probe at once instead of after the lease) and report the request as cancelled."""
+        if self._probing is not None:
+            self.env.store.update_model(self._probing, health.release_probe)
+        self.env.request_cancelled(self)
 
     def unsupported(self, attempt: Attempt, reason: str) -> None:
         """The model's dialect cannot express this request: skip it, with no mark on its health."""
@@ -306,6 +314,7 @@ class RoutingRun:
         lease = min(timeouts.total_s, timeouts.connect_s + max(timeouts.read_s, timeouts.first_token_s))
         taken = self.env.store.update_model(model.key, lambda s: health.take_probe(s, now, lease))
         if taken:
+            self._probing = model.key
             self._emit(ProbeEvent(pool=self.pool.name, model=model.key))
         return taken is not False
 

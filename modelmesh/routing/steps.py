@@ -53,6 +53,8 @@ class RoutingEnv(Protocol):
 
     def request_failed(self, run: RoutingRun, step: Exhausted) -> None: ...
 
+    def request_cancelled(self, run: RoutingRun) -> None: ...
+
 
 @dataclass(slots=True)
 class Attempt:
