@@ -4,24 +4,14 @@ events of one request share its ``request_id``."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from modelmesh import create
 from modelmesh.events import AttemptEvent, DecisionEvent, Event, FailoverEvent, RequestEvent
 from modelmesh.testing import FakeProvider, Fault
+from tests.routing.conftest import RecordingObserver
 
 HELLO = [{"role": "user", "content": "Hello!"}]
 LLAMA = "llama-3.1-8b-instant"
-
-
-class Recorder:
-    enabled = True
-
-    def __init__(self) -> None:
-        self.events: list[Any] = []
-
-    def emit(self, event: Any) -> None:
-        self.events.append(event)
 
 
 def test_a_failed_over_request_emits_typed_events_with_one_request_id(
@@ -40,7 +30,7 @@ def test_a_failed_over_request_emits_typed_events_with_one_request_id(
     }
     pool = {"capability": "chat-completion", "retry": {"max_attempts": 1}}
     client = create(config={"providers": providers, "pools": {"chat-completion": pool}})
-    recorder = Recorder()
+    recorder = RecordingObserver()
     client.mesh.observer = recorder
     client.chat.completions.create(model="chat-completion", messages=HELLO)
     client.close()

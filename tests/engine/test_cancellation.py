@@ -8,18 +8,9 @@ from typing import Any
 
 from modelmesh import create_async
 from modelmesh.testing import FakeProvider, Fault
+from tests.routing.conftest import RecordingObserver
 
 HELLO = [{"role": "user", "content": "Hello!"}]
-
-
-class Recorder:
-    enabled = True
-
-    def __init__(self) -> None:
-        self.events: list[Any] = []
-
-    def emit(self, event: Any) -> None:
-        self.events.append(event)
 
 
 async def test_a_cancelled_request_is_reported_and_gives_its_probe_back(openai_fake: FakeProvider) -> None:
@@ -31,7 +22,7 @@ async def test_a_cancelled_request_is_reported_and_gives_its_probe_back(openai_f
     config = {"providers": providers, "pools": {"chat-completion": {"capability": "chat-completion"}}}
     async with create_async(config=config) as client:
         mesh = client.mesh
-        recorder = Recorder()
+        recorder = RecordingObserver()
         mesh.observer = recorder
         now = mesh.clock()
 
