@@ -24,6 +24,7 @@ from modelmesh.exchange import inbound_request, local_error, requested_model
 from modelmesh.quotas import QuotaBook
 from modelmesh.redaction import Redactor
 from modelmesh.routing.availability import availability
+from modelmesh.routing.policies import StickUntilFailurePolicy
 from modelmesh.routing.pool import Pool
 from modelmesh.routing.run import Attempt, Exhausted, Observer, RoutingRun
 from modelmesh.state.base import StateStore, session_key
@@ -170,8 +171,9 @@ class ModelMesh:
     def _finish(
         self, run: RoutingRun, model: ModelSpec, usage: dict[str, Any] | None, outcome: str, chars: int = 0
     ) -> None:
-        self._last_model[run.pool.name] = model.key
-        self.usage.record(run.pool.name, model, usage)
+        pool = run.pool.owner or run.pool.name  # a request naming a real model books under its pool
+        self._last_model[pool] = model.key
+        self.usage.record(pool, model, usage)
         if self.quotas:
             amounts = billable_amounts(model, usage, len(run.request.raw), chars)
             self.quotas.count(self.store, run.pool.name, model, amounts, self.clock())
@@ -198,7 +200,7 @@ class ModelMesh:
             members = [m for m in pool.models if any(not c.startswith(_SPECIAL) for c in m.capabilities)]
         else:
             members = [m for m in pool.models if any(c.startswith(prefixes) for c in m.capabilities)]
-        view = Pool(pool.name, pool.capability, members, pool.config, pool.policy)
+        view = Pool(pool.name, pool.capability, members, pool.config, pool.policy, owner=pool.owner)
         self._views[(name, endpoint)] = view
         return view
 
@@ -207,7 +209,9 @@ class ModelMesh:
         for pool in self.pools.values():
             for model in pool.models:
                 if name in (model.id, model.key):
-                    return Pool(model.key, pool.capability, [model], pool.config, pool.policy)
+                    return Pool(
+                        model.key, pool.capability, [model], pool.config, pool.policy, owner=pool.name
+                    )
         return None
 
     def default_timeout_s(self) -> float:
@@ -252,7 +256,12 @@ class ModelMesh:
         )
 
     def _current(self, pool: Pool, now: float) -> str | None:
-        key = self.store.read_pool(pool.name).current or self._last_model.get(pool.name)
+        """The model the pool's next request goes to: the stuck one for a sticking strategy (``rotate()``
+        moves it), else the one that answered last (cost-first, round-robin... keep no current)."""
+        if isinstance(pool.policy, StickUntilFailurePolicy):
+            key = self.store.read_pool(pool.name).current or self._last_model.get(pool.name)
+        else:
+            key = self._last_model.get(pool.name) or self.store.read_pool(pool.name).current
         candidates = [m for m in pool.models if self._is_active(m, now)]
         model = next((m for m in candidates if m.key == key), candidates[0] if candidates else None)
         return model.id if model else None

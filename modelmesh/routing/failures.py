@@ -27,7 +27,8 @@ def no_model_failure(
         )
         return local_failure(FailureKind.BAD_REQUEST, 400, message, "no_capable_model")
     states = store.read_models(pool.keys)
-    lines, backs = [], [back_at for _, back_at in quota.values()]
+    reasons: dict[str, list[str]] = {}  # the reason -> the models it keeps out (said once per reason)
+    backs = [back_at for _, back_at in quota.values()]
     for model in pool.models:
         state = states[model.key]
         why = availability(model, state, store.read_provider(model.provider), now)
@@ -36,12 +37,13 @@ def no_model_failure(
             when = "manual recovery" if back == math.inf else f"back in {max((back or now) - now, 0):.0f}s"
             if why.cause == "standby":
                 backs.append(back or now)
-            lines.append(f"{model.key}: {why.sentence()} ({when})")
+            reasons.setdefault(f"{why.sentence()} ({when})", []).append(model.key)
         elif model.key in quota:
             reason, back_at = quota[model.key]
-            lines.append(f"{model.key}: {reason} (back in {max(back_at - now, 0):.0f}s)")
+            reasons.setdefault(f"{reason} (back in {max(back_at - now, 0):.0f}s)", []).append(model.key)
         elif model.key in unmet:
-            lines.append(f"{model.key}: cannot serve it, needs {unmet[model.key]}")
+            reasons.setdefault(f"cannot serve it, needs {unmet[model.key]}", []).append(model.key)
+    lines = [f"{', '.join(models)}: {reason}" for reason, models in reasons.items()]
     detail = "; ".join(lines) or "the pool has no models"
     message = f"No active model in pool {pool.name!r}: {detail}."
     if quota:  # nothing could take it and quotas are part of why: the caller should come back later
@@ -52,14 +54,18 @@ def no_model_failure(
     return local_failure(FailureKind.SERVER, 503, message, "no_model_available")
 
 
-def with_attempts(body: bytes, attempts: list[dict[str, Any]]) -> bytes:
-    """The error body with the run's attempts added under ``error.attempts``."""
+def with_attempts(body: bytes, attempts: list[dict[str, Any]], summary: str | None = None) -> bytes:
+    """The error body with the run's attempts under ``error.attempts`` (and ``summary`` as its message,
+    keeping the last provider's own words under ``error.last_message``)."""
     try:
         data = json.loads(body)
     except ValueError:
         return body
     if isinstance(data, dict) and isinstance(data.get("error"), dict):
-        data["error"]["attempts"] = attempts
+        error = data["error"]
+        error["attempts"] = attempts
+        if summary is not None:
+            error["last_message"], error["message"] = error.get("message"), summary
         return json.dumps(data).encode()
     return body
 

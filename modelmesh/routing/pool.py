@@ -35,6 +35,7 @@ class Pool:
     config: PoolConfig
     policy: SelectionPolicy
     last_choice: str | None = None  # the model that answered last: read with the pool's record up front
+    owner: str | None = None  # for a one-model pool made for a request naming a real model: its pool
     keys: list[str] = field(init=False, repr=False)
     _index: dict[str, int] = field(init=False, repr=False)
 

@@ -13,6 +13,7 @@ __all__ = ["Attempt", "AttemptRecord", "Exhausted", "Observer", "RoutingEnv", "R
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from urllib.parse import urlsplit
 
 from modelmesh.connectors.base import Failure, FailureKind, InboundRequest
 from modelmesh.events import (
@@ -135,7 +136,7 @@ class RoutingRun:
 
     def failed(self, attempt: Attempt, failure: Failure) -> None:
         now = self.env.clock()
-        failure = self._redacted(failure)
+        failure = self._redacted(failure, attempt)
         if not failure.blames_provider:
             self._record(attempt, failure, now)  # our own limit: no health change, try elsewhere
             self._current = None
@@ -162,7 +163,7 @@ class RoutingRun:
         resumes the answer (``streaming.on_interrupt: continue``): the next steps then send the
         prefill continuation to models that support ``assistant_prefill``."""
         now = self.env.clock()
-        self._record_failure(attempt, self._redacted(failure), now)
+        self._record_failure(attempt, self._redacted(failure, attempt), now)
         settings = self.pool.config.streaming
         if settings.on_interrupt != "continue" or not resumable:
             return False
@@ -181,10 +182,13 @@ class RoutingRun:
         )
         return True
 
-    def _redacted(self, failure: Failure) -> Failure:
+    def _redacted(self, failure: Failure, attempt: Attempt) -> Failure:
         """Provider text enters state, events and the caller's error only through here: a provider that
-        echoes a key in its error message must not plant it in a standby reason or a store."""
+        echoes a key in its error message must not plant it in a standby reason or a store. A failure
+        with no response says where it was going (host and port), which the transport error does not."""
         message = self.env.redact(failure.message.encode()).decode()
+        if failure.status is None and failure.kind in (FailureKind.CONNECTION, FailureKind.TIMEOUT):
+            message = f"{message} ({_where(attempt.provider.base_url)})"
         body = self.env.redact(failure.body) if failure.body else failure.body
         if message == failure.message and body is failure.body:
             return failure
@@ -192,11 +196,15 @@ class RoutingRun:
 
     def _record(self, attempt: Attempt, failure: Failure, now: float) -> None:
         latency = now - attempt.started_at
-        self.records.append(
-            AttemptRecord(
-                attempt.model.key, attempt.provider.name, failure.kind.value, failure.status, latency * 1000
-            )
+        record = AttemptRecord(
+            attempt.model.key,
+            attempt.provider.name,
+            failure.kind.value,
+            failure.status,
+            latency * 1000,
+            failure.message[:200],
         )
+        self.records.append(record)
         self._last = failure
         self._emit_attempt(attempt, failure.kind.value, failure.status, latency, failure.message)
 
@@ -383,10 +391,15 @@ class RoutingRun:
         )
 
     def _exhaust(self, failure: Failure) -> Exhausted:
-        body = failure.body
+        body, message = failure.body, failure.message
+        failed = [r for r in self.records if r.outcome != "ok"]
+        if len(failed) > 1:  # say what happened at every attempt, not only the last provider's words
+            lines = "\n".join(f"- {r.line()}" for r in failed)
+            message = f"Every attempt in pool {self.pool.name!r} failed ({len(failed)} attempts):\n{lines}"
         if failure.status is not None and body:
-            body = self.env.redact(with_attempts(body, [r.as_dict() for r in self.records]))
-        self._final = Exhausted(failure.kind, failure.message, failure.status, failure.headers, body)
+            summary = message if len(failed) > 1 else None
+            body = self.env.redact(with_attempts(body, [r.as_dict() for r in self.records], summary))
+        self._final = Exhausted(failure.kind, message, failure.status, failure.headers, body)
         return self._final
 
     def _emit_attempt(
@@ -412,3 +425,10 @@ class RoutingRun:
     def _emit(self, event: Event) -> None:
         if self.env.observer.enabled:
             self.env.observer.emit(event)
+
+
+def _where(base_url: str) -> str:
+    """``host:port`` of a provider's base URL (the port its scheme implies when none is written)."""
+    parts = urlsplit(base_url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.hostname}:{port}"

@@ -96,6 +96,7 @@ class AttemptRecord:
     outcome: str  # "ok" or a FailureKind value
     status: int | None
     latency_ms: float
+    error: str | None = None  # the failure's message (redacted, shortened)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -104,4 +105,10 @@ class AttemptRecord:
             "outcome": self.outcome,
             "status": self.status,
             "latency_ms": round(self.latency_ms, 1),
+            "error": self.error,
         }
+
+    def line(self) -> str:
+        """One readable line: ``groq/llama-3.1-8b-instant: HTTP 503 (server): overloaded``."""
+        status = f"HTTP {self.status}" if self.status is not None else "no response"
+        return f"{self.model.replace('.', '/', 1)}: {status} ({self.outcome}): {self.error or 'failed'}"
