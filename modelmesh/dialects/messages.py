@@ -124,7 +124,7 @@ def _new_id(prefix: str) -> str:
 
 def _message_object(chat_id: Any, model: Any, content: list[dict[str, Any]]) -> dict[str, Any]:
     return {
-        "id": f"msg_{chat_id or uuid.uuid4().hex}",
+        "id": chat_id if str(chat_id).startswith("msg_") else f"msg_{chat_id or uuid.uuid4().hex}",
         "type": "message",
         "role": "assistant",
         "model": model,

@@ -95,7 +95,7 @@ class ResponsesDialect:
         body, incomplete = self.request, finish in ("length", "content_filter")
         text = body.get("text") if isinstance(body.get("text"), dict) else {"format": {"type": "text"}}
         return {
-            "id": f"resp_{chat_id or uuid.uuid4().hex}",
+            "id": f"resp_{str(chat_id or uuid.uuid4().hex).removeprefix('chatcmpl-')}",
             "object": "response",
             "created_at": int(time.time()),
             "status": "incomplete" if incomplete else "completed",
