@@ -49,7 +49,7 @@ class AnthropicMeshClient(anthropic.Anthropic):
         http_client = kwargs.pop("http_client", None) or httpx2.Client(
             transport=MeshTransport(mesh), timeout=None
         )
-        super().__init__(http_client=http_client, **kwargs)  # type: ignore[arg-type]
+        super().__init__(http_client=http_client, **kwargs)
 
     def pool_status(self) -> dict[str, PoolStatus]:
         return self.mesh.pool_status()
@@ -69,7 +69,7 @@ class AsyncAnthropicMeshClient(anthropic.AsyncAnthropic):
         http_client = kwargs.pop("http_client", None) or httpx2.AsyncClient(
             transport=AsyncMeshTransport(mesh), timeout=None
         )
-        super().__init__(http_client=http_client, **kwargs)  # type: ignore[arg-type]
+        super().__init__(http_client=http_client, **kwargs)
 
     def pool_status(self) -> dict[str, PoolStatus]:
         return self.mesh.pool_status()

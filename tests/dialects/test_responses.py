@@ -178,9 +178,9 @@ def test_an_unknown_pool_is_the_openai_404(both: Fakes) -> None:
 def test_every_provider_failing_is_the_openai_exception(both: Fakes) -> None:
     both[0].fail_next(1, Fault.status(429))
     both[1].fail_next(1, Fault.status(429))
-    with create(config=mesh_config(*both, "openai-then-anthropic")) as client:
-        with pytest.raises(openai.RateLimitError):
-            client.responses.create(model="chat-completion", input="Hi")
+    config = mesh_config(*both, "openai-then-anthropic")
+    with create(config=config) as client, pytest.raises(openai.RateLimitError):
+        client.responses.create(model="chat-completion", input="Hi")
 
 
 @pytest.mark.parametrize("order", ["openai", "anthropic"])
