@@ -262,13 +262,14 @@ def _arguments(arguments: Any) -> Any:
 
 
 class MessagesStream:
-    """Chat chunks -> Anthropic stream events; one content block open at a time, as Claude streams."""
+    """Chat chunks -> Anthropic stream events. Text is one block; each tool call is a block of its own that
+    stays open while its arguments arrive (deltas carry their block's index), closed before new text."""
 
     def __init__(self) -> None:
         self.started = False
         self.ended = False
-        self.block: tuple[str, int] | None = None  # ("text", -1) or ("tool", chat tool index)
-        self.index = -1
+        self.open: dict[int, int] = {}  # chat tool index (-1: text) -> content block index
+        self.blocks = 0
         self.finish: str | None = None
         self.usage: dict[str, Any] = {}
 
@@ -289,45 +290,49 @@ class MessagesStream:
         for choice in chunk.get("choices") or ():
             delta = choice.get("delta") or {}
             if delta.get("content"):
-                out += self._open(("text", -1), {"type": "text", "text": ""})
-                out += self._delta({"type": "text_delta", "text": delta["content"]})
+                if -1 not in self.open:
+                    out += self._close() + self._start(-1, {"type": "text", "text": ""})
+                out += self._delta(-1, {"type": "text_delta", "text": delta["content"]})
             for call in delta.get("tool_calls") or ():
-                function = call.get("function") or {}
-                key = ("tool", call.get("index", 0))
-                if call.get("id") or self.block != key:
-                    block: dict[str, Any] = {
-                        "type": "tool_use",
-                        "id": call.get("id") or _new_id("toolu"),
-                        "name": function.get("name") or "",
-                        "input": {},
-                    }
-                    out += self._open(key, block, force=bool(call.get("id")))
-                if function.get("arguments"):
-                    out += self._delta({"type": "input_json_delta", "partial_json": function["arguments"]})
+                out += self._tool(call)
             if choice.get("finish_reason"):
                 self.finish = choice["finish_reason"]
         return out
 
-    def _open(self, key: tuple[str, int], block: dict[str, Any], force: bool = False) -> bytes:
-        if self.block == key and not force:
-            return b""
-        out = self._close()
-        self.block, self.index = key, self.index + 1
-        return out + sse(
-            "content_block_start",
-            {"type": "content_block_start", "index": self.index, "content_block": block},
-        )
+    def _tool(self, call: dict[str, Any]) -> bytes:
+        out, key = b"", call.get("index", 0)
+        function = call.get("function") or {}
+        if key not in self.open:
+            out += self._close(-1)
+            block: dict[str, Any] = {
+                "type": "tool_use",
+                "id": call.get("id") or _new_id("toolu"),
+                "name": function.get("name") or "",
+                "input": {},
+            }
+            out += self._start(key, block)
+        if function.get("arguments"):
+            out += self._delta(key, {"type": "input_json_delta", "partial_json": function["arguments"]})
+        return out
 
-    def _delta(self, delta: dict[str, Any]) -> bytes:
+    def _start(self, key: int, block: dict[str, Any]) -> bytes:
+        index = self.open[key] = self.blocks
+        self.blocks += 1
         return sse(
-            "content_block_delta", {"type": "content_block_delta", "index": self.index, "delta": delta}
+            "content_block_start", {"type": "content_block_start", "index": index, "content_block": block}
         )
 
-    def _close(self) -> bytes:
-        if self.block is None:
-            return b""
-        self.block = None
-        return sse("content_block_stop", {"type": "content_block_stop", "index": self.index})
+    def _delta(self, key: int, delta: dict[str, Any]) -> bytes:
+        index = self.open[key]
+        return sse("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
+
+    def _close(self, only: int | None = None) -> bytes:
+        """Stop the open blocks (or only the one for chat index ``only``), in order."""
+        keys = list(self.open) if only is None else [only] if only in self.open else []
+        out = b""
+        for key in sorted(keys, key=self.open.__getitem__):
+            out += sse("content_block_stop", {"type": "content_block_stop", "index": self.open.pop(key)})
+        return out
 
     def _end(self) -> bytes:
         if self.ended:

@@ -3,6 +3,9 @@ proxy (uvicorn in a thread) against an OpenAI-dialect and an Anthropic-dialect f
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -156,3 +159,25 @@ def test_count_tokens_over_http(both: Fakes, proxy: Callable[[str], ProxyServer]
         counted = client.messages.count_tokens(model="chat-completion", messages=HI)
     assert counted.input_tokens > 0
     assert both[1].calls() == 0
+
+
+_NODE_SMOKE = """
+const OpenAI = require('openai');
+const client = new OpenAI({baseURL: process.argv[1], apiKey: process.argv[2], maxRetries: 0});
+client.responses.create({model: 'chat-completion', input: 'Hi there'})
+  .then((r) => console.log(JSON.stringify({model: r.model, text: r.output_text})))
+  .catch((e) => { console.error(String(e)); process.exit(1); });
+"""
+
+
+def test_the_openai_node_sdk_responses_create_through_the_proxy(
+    both: Fakes, proxy: Callable[[str], ProxyServer]
+) -> None:
+    node = shutil.which("node")
+    if node is None or subprocess.run([node, "-e", "require('openai')"], capture_output=True).returncode:
+        pytest.skip("node with the openai npm package is not installed")
+    server = proxy("openai")
+    done = subprocess.run(
+        [node, "-e", _NODE_SMOKE, server.url, KEY], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert json.loads(done.stdout) == {"model": GPT, "text": f"Hello from {GPT}! You said: Hi there"}
