@@ -192,3 +192,27 @@ def test_a_stream_cut_after_content_raises_never_a_truncated_success(both: Fakes
         with pytest.raises(StreamInterruptedError):
             kinds.extend(event.type for event in stream)
     assert "response.completed" not in kinds
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_the_responses_stream_helper_gives_the_final_response(both: Fakes, mode: str) -> None:
+    config = mesh_config(*both, "anthropic")
+    if mode == "sync":
+        with (
+            create(config=config) as client,
+            client.responses.stream(model="chat-completion", input="Hi there") as stream,
+        ):
+            texts = [e.delta for e in stream if e.type == "response.output_text.delta"]
+            final = stream.get_final_response()
+    else:
+
+        async def run() -> tuple[list[str], Any]:
+            async with (
+                create_async(config=config) as client,
+                client.responses.stream(model="chat-completion", input="Hi there") as stream,
+            ):
+                texts = [e.delta async for e in stream if e.type == "response.output_text.delta"]
+                return texts, await stream.get_final_response()
+
+        texts, final = asyncio.run(run())
+    assert "".join(texts) == final.output_text == "Hello from claude-sonnet-4-20250514! You said: Hi there"
