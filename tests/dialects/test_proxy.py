@@ -181,3 +181,11 @@ def test_the_openai_node_sdk_responses_create_through_the_proxy(
         [node, "-e", _NODE_SMOKE, server.url, KEY], capture_output=True, text=True, timeout=60, check=True
     )
     assert json.loads(done.stdout) == {"model": GPT, "text": f"Hello from {GPT}! You said: Hi there"}
+
+
+def test_the_dialect_routes_have_their_own_metrics_labels() -> None:
+    from modelmesh.serve.edge import route_of
+
+    assert route_of("/v1/responses") == "/v1/responses"
+    assert route_of("/v1/messages") == "/v1/messages"
+    assert route_of("/v1/messages/count_tokens") == "/v1/messages/count_tokens"
