@@ -13,7 +13,7 @@ import pytest
 
 from modelmesh import create_anthropic, create_anthropic_async
 from modelmesh.testing import FakeProvider, Fault
-from tests.dialects.conftest import FALLBACK, FIRST, cut_after_content, fail_first, mesh_config
+from tests.dialects.conftest import CLAUDE, FALLBACK, FIRST, cut_after_content, fail_first, mesh_config
 
 Fakes = tuple[FakeProvider, FakeProvider]
 ALL_ORDERS = [*FIRST, *FALLBACK]
@@ -181,3 +181,18 @@ def test_count_tokens_is_a_local_estimate(both: Fakes) -> None:
         )
     assert 0 < small.input_tokens < large.input_tokens
     assert both[0].calls() == both[1].calls() == 0
+
+
+def test_a_pool_that_continues_interrupted_answers_completes_the_messages_stream(both: Fakes) -> None:
+    config = mesh_config(*both, "openai-then-anthropic")
+    config["pools"]["chat-completion"]["streaming"] = {"on_interrupt": "continue"}
+    cut_after_content("openai", *both)
+    with (
+        create_anthropic(config=config) as client,
+        client.messages.stream(model="chat-completion", max_tokens=200, messages=HI) as stream,
+    ):
+        message = stream.get_final_message()
+    assert message.stop_reason == "end_turn" and message.content[0].type == "text"
+    # What the first model delivered, then the continuation (the fake restarts its answer: no prefill).
+    assert message.content[0].text.startswith("Hello from") and CLAUDE in message.content[0].text
+    assert both[1].calls() == 1
