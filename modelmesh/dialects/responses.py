@@ -2,8 +2,8 @@
 
 Owns the request translation (``input`` as text or items: messages with text and image parts,
 ``function_call`` / ``function_call_output``; ``instructions``, function tools, ``tool_choice``,
-``text.format``, sampling and limits), the ``Response`` object built from a whole ``chat.completion``,
-and the streamed event sequence (``response.created`` ... ``response.completed``). Stateful features
+``text.format``, sampling and limits) and the ``Response`` object built from a whole ``chat.completion``
+or a finished stream (the streamed events are ``responses_stream``'s). Stateful features
 (``previous_response_id``, ``store: true``, ``conversation``, ``background``) and built-in tools are
 refused with a 400 naming them: the mesh keeps no conversation state and routes to chat providers.
 Errors keep the OpenAI shape; a stream broken after content raises ``StreamInterruptedError`` (an
@@ -17,7 +17,8 @@ import time
 import uuid
 from typing import Any
 
-from modelmesh.dialects.base import DialectError, DialectStream, chat_events, sse
+from modelmesh.dialects.base import DialectError, DialectStream
+from modelmesh.dialects.responses_stream import ResponsesStream, call_item, message_item, new_id
 
 # Settings that change nothing about the answer the mesh can give: accepted and not forwarded.
 _IGNORED = frozenset(
@@ -73,13 +74,13 @@ class ResponsesDialect:
         message = choice.get("message") or {}
         output: list[dict[str, Any]] = []
         if message.get("content") or message.get("refusal"):
-            output.append(_message_item(_new_id("msg"), message.get("content") or "", message.get("refusal")))
+            output.append(message_item(new_id("msg"), message.get("content") or "", message.get("refusal")))
         for call in message.get("tool_calls") or ():
             function = call.get("function") or {}
             output.append(
-                _call_item(
-                    _new_id("fc"),
-                    call.get("id") or _new_id("call"),
+                call_item(
+                    new_id("fc"),
+                    call.get("id") or new_id("call"),
                     function.get("name") or "",
                     function.get("arguments") or "",
                 )
@@ -131,10 +132,6 @@ class ResponsesDialect:
 
 
 _INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
-
-
-def _new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:24]}"
 
 
 def _refuse_stateful(body: dict[str, Any]) -> None:
@@ -268,191 +265,3 @@ def _usage(usage: Any) -> dict[str, Any]:
         "output_tokens_details": {"reasoning_tokens": reasoning},
         "total_tokens": usage.get("total_tokens") or prompt + completion,
     }
-
-
-def _message_item(
-    item_id: str, text: str, refusal: str | None = None, status: str = "completed"
-) -> dict[str, Any]:
-    part: dict[str, Any] = (
-        {"type": "refusal", "refusal": refusal}
-        if refusal and not text
-        else {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
-    )
-    return {"type": "message", "id": item_id, "status": status, "role": "assistant", "content": [part]}
-
-
-def _call_item(
-    item_id: str, call_id: str, name: str, arguments: str, status: str = "completed"
-) -> dict[str, Any]:
-    return {
-        "type": "function_call",
-        "id": item_id,
-        "call_id": call_id,
-        "name": name,
-        "arguments": arguments,
-        "status": status,
-    }
-
-
-class ResponsesStream:
-    """Chat chunks -> ``response.*`` events; items open as their first delta arrives, close at the end."""
-
-    def __init__(self, dialect: ResponsesDialect) -> None:
-        self.dialect = dialect
-        self.seq = 0
-        self.started = False
-        self.chat_id: Any = None
-        self.model: Any = None
-        self.usage: Any = None
-        self.finish: Any = None
-        self.items: list[dict[str, Any]] = []  # output items in order, each with its text/arguments so far
-        self.text_item: dict[str, Any] | None = None
-        self.calls: dict[int, dict[str, Any]] = {}  # chat tool-call index -> its item
-        self.ended = False
-
-    def _event(self, kind: str, **data: Any) -> bytes:
-        self.seq += 1
-        return sse(kind, {"type": kind, "sequence_number": self.seq - 1, **data})
-
-    def feed(self, chat_sse: bytes) -> bytes:
-        out: list[bytes] = []
-        for payload in chat_events(chat_sse):
-            if payload is None:
-                out.append(self._end())
-            else:
-                out.append(self._chunk(payload))
-        return b"".join(out)
-
-    def _snapshot(self, status: str) -> dict[str, Any]:
-        output = [self._item(item) for item in self.items] if status != "in_progress" else []
-        response = self.dialect.response(self.chat_id, self.model, output, self.usage, self.finish)
-        if status == "in_progress":
-            response.update(status="in_progress", usage=None, incomplete_details=None)
-        return response
-
-    def _chunk(self, chunk: dict[str, Any]) -> bytes:
-        out: list[bytes] = []
-        self.chat_id = self.chat_id or chunk.get("id")
-        self.model = chunk.get("model") or self.model
-        if not self.started:
-            self.started = True
-            out.append(self._event("response.created", response=self._snapshot("in_progress")))
-            out.append(self._event("response.in_progress", response=self._snapshot("in_progress")))
-        if chunk.get("usage"):
-            self.usage = chunk["usage"]
-        for choice in chunk.get("choices") or ():
-            delta = choice.get("delta") or {}
-            if delta.get("content"):
-                out.append(self._text(delta["content"]))
-            for call in delta.get("tool_calls") or ():
-                out.append(self._call(call))
-            if choice.get("finish_reason"):
-                self.finish = choice["finish_reason"]
-        return b"".join(out)
-
-    def _text(self, text: str) -> bytes:
-        out = b""
-        item = self.text_item
-        if item is None:
-            item = self.text_item = {
-                "type": "message",
-                "id": _new_id("msg"),
-                "text": "",
-                "index": len(self.items),
-            }
-            self.items.append(item)
-            added = _message_item(item["id"], "", status="in_progress")
-            added["content"] = []
-            out += self._event("response.output_item.added", output_index=item["index"], item=added)
-            part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
-            out += self._event(
-                "response.content_part.added",
-                item_id=item["id"],
-                output_index=item["index"],
-                content_index=0,
-                part=part,
-            )
-        item["text"] += text
-        return out + self._event(
-            "response.output_text.delta",
-            item_id=item["id"],
-            output_index=item["index"],
-            content_index=0,
-            delta=text,
-            logprobs=[],
-        )
-
-    def _call(self, call: dict[str, Any]) -> bytes:
-        out = b""
-        index = call.get("index", 0)
-        function = call.get("function") or {}
-        item = self.calls.get(index)
-        if item is None:
-            item = {
-                "type": "function_call",
-                "id": _new_id("fc"),
-                "call_id": call.get("id") or _new_id("call"),
-                "name": function.get("name") or "",
-                "text": "",
-                "index": len(self.items),
-            }
-            self.calls[index] = item
-            self.items.append(item)
-            added = _call_item(item["id"], item["call_id"], item["name"], "", "in_progress")
-            out += self._event("response.output_item.added", output_index=item["index"], item=added)
-        arguments = function.get("arguments") or ""
-        if arguments:
-            item["text"] += arguments
-            out += self._event(
-                "response.function_call_arguments.delta",
-                item_id=item["id"],
-                output_index=item["index"],
-                delta=arguments,
-            )
-        return out
-
-    def _item(self, item: dict[str, Any]) -> dict[str, Any]:
-        if item["type"] == "message":
-            return _message_item(item["id"], item["text"])
-        return _call_item(item["id"], item["call_id"], item["name"], item["text"])
-
-    def _end(self) -> bytes:
-        if self.ended:
-            return b""
-        self.ended = True
-        out = b"" if self.started else self._chunk({})
-        for item in self.items:
-            index, done = item["index"], self._item(item)
-            if item["type"] == "message":
-                part = done["content"][0]
-                out += self._event(
-                    "response.output_text.done",
-                    item_id=item["id"],
-                    output_index=index,
-                    content_index=0,
-                    text=item["text"],
-                    logprobs=[],
-                )
-                out += self._event(
-                    "response.content_part.done",
-                    item_id=item["id"],
-                    output_index=index,
-                    content_index=0,
-                    part=part,
-                )
-            else:
-                out += self._event(
-                    "response.function_call_arguments.done",
-                    item_id=item["id"],
-                    output_index=index,
-                    name=item["name"],
-                    arguments=item["text"],
-                )
-            out += self._event("response.output_item.done", output_index=index, item=done)
-        final = self._snapshot("completed")
-        kind = "response.incomplete" if final["status"] == "incomplete" else "response.completed"
-        return out + self._event(kind, response=final)
-
-    def error_event(self, message: str) -> bytes:
-        error = {"type": "stream_interrupted", "code": "stream_interrupted", "message": message}
-        return self._event("error", code="stream_interrupted", message=message, param=None, error=error)
