@@ -10,11 +10,9 @@ resolution); it needs the ``anthropic`` extra, imported only when this module is
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-import httpx2
-
-from modelmesh.client import DEFAULT_STRATEGY, _mesh
+from modelmesh.client import DEFAULT_STRATEGY, AsyncSelfClosingHttpClient, SelfClosingHttpClient, _mesh
 from modelmesh.config import MeshConfig
 from modelmesh.mesh import ModelMesh
 from modelmesh.transport import AsyncMeshTransport, MeshTransport
@@ -32,43 +30,47 @@ if TYPE_CHECKING:
 ANTHROPIC_BASE_URL = "http://modelmesh.local"  # never resolved: the transport answers every request
 
 
-def _options(mesh: ModelMesh, kwargs: dict[str, Any]) -> None:
+def _options(mesh: ModelMesh | None, http_client: Any, kwargs: dict[str, Any]) -> ModelMesh:
+    """Fills the SDK options every mesh client has; returns the mesh (``copy()`` passes only the client)."""
+    if mesh is None:
+        if http_client is None:
+            raise TypeError("AnthropicMeshClient needs a ModelMesh: use modelmesh.create_anthropic(...)")
+        mesh = cast(ModelMesh, http_client._transport.mesh)
     kwargs["api_key"] = kwargs.get("api_key") or "modelmesh"
     kwargs["base_url"] = kwargs.get("base_url") or ANTHROPIC_BASE_URL
     kwargs.setdefault("max_retries", 0)  # the mesh retries and fails over; the SDK must not repeat it
     if kwargs.get("timeout") is None:
         kwargs["timeout"] = mesh.default_timeout_s()
+    return mesh
 
 
 class AnthropicMeshClient(anthropic.Anthropic):
     """An ``anthropic.Anthropic`` whose requests are routed by a ``ModelMesh``."""
 
-    def __init__(self, mesh: ModelMesh, **kwargs: Any) -> None:
-        self.mesh = mesh
-        _options(mesh, kwargs)
-        http_client = kwargs.pop("http_client", None) or httpx2.Client(
-            transport=MeshTransport(mesh), timeout=None
-        )
+    def __init__(self, mesh: ModelMesh | None = None, **kwargs: Any) -> None:
+        http_client = kwargs.pop("http_client", None)
+        self.mesh = _options(mesh, http_client, kwargs)
+        if http_client is None:
+            http_client = SelfClosingHttpClient(transport=MeshTransport(self.mesh), timeout=None)
         super().__init__(http_client=http_client, **kwargs)
 
     def pool_status(self) -> dict[str, PoolStatus]:
         return self.mesh.pool_status()
 
     def __repr__(self) -> str:
-        return (
-            f"AnthropicMeshClient(pools={sorted(self.mesh.pools)}, providers={sorted(self.mesh.providers)})"
-        )
+        pools, providers = sorted(self.mesh.pools), sorted(self.mesh.providers)
+        return f"AnthropicMeshClient(pools={pools}, providers={providers})"
 
 
 class AsyncAnthropicMeshClient(anthropic.AsyncAnthropic):
     """An ``anthropic.AsyncAnthropic`` whose requests are routed by a ``ModelMesh``."""
 
-    def __init__(self, mesh: ModelMesh, **kwargs: Any) -> None:
-        self.mesh = mesh
-        _options(mesh, kwargs)
-        http_client = kwargs.pop("http_client", None) or httpx2.AsyncClient(
-            transport=AsyncMeshTransport(mesh), timeout=None
-        )
+    def __init__(self, mesh: ModelMesh | None = None, **kwargs: Any) -> None:
+        http_client = kwargs.pop("http_client", None)
+        self.mesh = _options(mesh, http_client, kwargs)
+        if http_client is None:
+            transport = AsyncMeshTransport(self.mesh)
+            http_client = AsyncSelfClosingHttpClient(transport=transport, timeout=None)
         super().__init__(http_client=http_client, **kwargs)
 
     def pool_status(self) -> dict[str, PoolStatus]:

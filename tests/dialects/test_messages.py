@@ -11,7 +11,7 @@ from typing import Any
 import anthropic
 import pytest
 
-from modelmesh import create_anthropic, create_anthropic_async
+from modelmesh import AnthropicMeshClient, create_anthropic, create_anthropic_async
 from modelmesh.testing import FakeProvider, Fault
 from tests.dialects.conftest import CLAUDE, FALLBACK, FIRST, cut_after_content, fail_first, mesh_config
 
@@ -196,3 +196,14 @@ def test_a_pool_that_continues_interrupted_answers_completes_the_messages_stream
     # What the first model delivered, then the continuation (the fake restarts its answer: no prefill).
     assert message.content[0].text.startswith("Hello from") and CLAUDE in message.content[0].text
     assert both[1].calls() == 1
+
+
+def test_the_client_is_an_anthropic_client_that_keeps_its_mesh_through_with_options(both: Fakes) -> None:
+    with create_anthropic(config=mesh_config(*both, "anthropic")) as client:
+        assert isinstance(client, anthropic.Anthropic) and client.max_retries == 0
+        quick = client.with_options(timeout=9)
+        assert quick.mesh is client.mesh and "AnthropicMeshClient(pools=['chat-completion']" in repr(quick)
+        assert quick.messages.create(model="chat-completion", max_tokens=20, messages=HI).model == CLAUDE
+        assert client.pool_status()["chat-completion"].active == 2
+    with pytest.raises(TypeError, match="create_anthropic"):
+        AnthropicMeshClient()
