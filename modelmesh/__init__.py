@@ -20,6 +20,10 @@ _EXPORTS = {
     "create_async": "modelmesh.client",
     "MeshClient": "modelmesh.client",
     "AsyncMeshClient": "modelmesh.client",
+    "create_anthropic": "modelmesh.anthropic_client",
+    "create_anthropic_async": "modelmesh.anthropic_client",
+    "AnthropicMeshClient": "modelmesh.anthropic_client",
+    "AsyncAnthropicMeshClient": "modelmesh.anthropic_client",
     "MeshConfig": "modelmesh.config",
     "ModelMesh": "modelmesh.mesh",
     "PoolStatus": "modelmesh.mesh",
@@ -37,6 +41,10 @@ __all__ = [  # noqa: RUF022  (grouped as in _EXPORTS)
     "create_async",
     "MeshClient",
     "AsyncMeshClient",
+    "create_anthropic",
+    "create_anthropic_async",
+    "AnthropicMeshClient",
+    "AsyncAnthropicMeshClient",
     "MeshConfig",
     "ModelMesh",
     "PoolStatus",
@@ -49,6 +57,12 @@ __all__ = [  # noqa: RUF022  (grouped as in _EXPORTS)
 ]
 
 if TYPE_CHECKING:
+    from modelmesh.anthropic_client import (
+        AnthropicMeshClient,
+        AsyncAnthropicMeshClient,
+        create_anthropic,
+        create_anthropic_async,
+    )
     from modelmesh.client import AsyncMeshClient, MeshClient, create, create_async
     from modelmesh.config import MeshConfig
     from modelmesh.errors import ConfigError, ModelMeshError, NoProvidersError, UnknownNameError

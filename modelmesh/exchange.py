@@ -11,6 +11,7 @@ import openai
 
 from modelmesh.connectors.base import ConnectorError, Failure, FailureKind, InboundRequest
 from modelmesh.connectors.openai_chat import endpoint_of
+from modelmesh.dialects.base import DialectError, dialect_for
 from modelmesh.routing.run import Attempt, Exhausted, RoutingRun
 from modelmesh.types import Endpoint
 
@@ -50,7 +51,7 @@ def inbound_request(request: httpx2.Request) -> InboundRequest | None:
     """Parse what the SDK sent; None when the path is not a routed endpoint."""
     endpoint = endpoint_of(request.url.path)
     if endpoint is None:
-        return None
+        return _dialect_request(request)
     raw = request.content
     # A plain dict: every keyed lookup on httpx2.Headers scans the whole header list.
     headers = dict(request.headers.items())
@@ -63,6 +64,28 @@ def inbound_request(request: httpx2.Request) -> InboundRequest | None:
             parsed = None
         body = parsed if isinstance(parsed, dict) else {}
     return InboundRequest(endpoint, request.method, headers, body, raw, content_type)
+
+
+def _dialect_request(request: httpx2.Request) -> InboundRequest | None:
+    """A client-dialect request (Responses, Messages) in chat form; raises ``DialectError`` (carrying the
+    dialect) for what the chat form cannot carry. None when the path is no dialect's either."""
+    dialect = dialect_for(request.url.path)
+    if dialect is None or request.method != "POST":
+        return None
+    try:
+        try:
+            parsed = json.loads(request.content) if request.content else None
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            raise DialectError("The request body must be a JSON object.", None, "invalid_json")
+        chat = dialect.to_chat(parsed)
+    except DialectError as exc:
+        exc.dialect = dialect
+        raise
+    raw = json.dumps(chat, separators=(",", ":"), ensure_ascii=False).encode()
+    headers = dict(request.headers.items())
+    return InboundRequest(Endpoint.CHAT, "POST", headers, chat, raw, "application/json", dialect)
 
 
 def requested_model(inbound: InboundRequest) -> str | None:
@@ -191,6 +214,8 @@ def whole_answer(
     run: RoutingRun, attempt: Attempt, upstream: httpx2.Response, content: bytes
 ) -> httpx2.Response:
     """The caller's response for a checked whole answer (accounted by the flow, once)."""
+    if run.request.dialect is not None:
+        content = run.request.dialect.answer(content)
     return httpx2.Response(
         upstream.status_code, headers=answer_headers(run, attempt, upstream), content=content
     )
@@ -229,7 +254,21 @@ def exhausted_response(step: Exhausted, run: RoutingRun, request: httpx2.Request
     for name in ("retry-after", "retry-after-ms"):
         if name in step.headers:
             headers[name] = step.headers[name]
-    return httpx2.Response(step.status, headers=headers, content=step.body)
+    status, body = step.status, step.body
+    if run.request.dialect is not None:
+        summary = "; ".join(f"{r.model}: {r.outcome}" for r in run.records) or "no attempt"
+        status, body = run.request.dialect.error(status, _with_attempts(body, summary))
+    return httpx2.Response(status, headers=headers, content=body)
+
+
+def _with_attempts(body: bytes, summary: str) -> bytes:
+    """An OpenAI error body whose message lists the attempts (for dialects whose SDK shows only text)."""
+    try:
+        data = json.loads(body)
+        data["error"]["message"] = f"{data['error']['message']} (attempts: {summary})"
+    except (ValueError, TypeError, KeyError):
+        return body
+    return json.dumps(data).encode()
 
 
 def local_error(status: int, message: str, code: str, param: str | None = None) -> httpx2.Response:

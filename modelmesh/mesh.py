@@ -7,6 +7,7 @@ Building one from configuration is ``modelmesh.builder``'s job, not this module'
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import random
@@ -18,6 +19,7 @@ from typing import Any
 import httpx2
 
 from modelmesh.connectors.base import Connector, InboundRequest
+from modelmesh.dialects.base import COUNT_TOKENS, DialectError, dialect_for, in_dialect
 from modelmesh.errors import UnknownNameError
 from modelmesh.events import RequestEvent, RotationEvent, StateEvent
 from modelmesh.exchange import inbound_request, local_error, requested_model
@@ -108,26 +110,29 @@ class ModelMesh:
 
     def begin(self, request: httpx2.Request) -> RoutingRun | httpx2.Response:
         """Start routing one SDK request, or answer it locally (model listing, unknown pool)."""
-        inbound = inbound_request(request)
+        try:
+            inbound = inbound_request(request)
+        except DialectError as exc:
+            return in_dialect(exc.dialect, httpx2.Response(400, content=exc.openai_body()))
         if inbound is None:
             return self._local(request)
         name = requested_model(inbound)
         pool = self._view(name, inbound.endpoint) if name else None
         if pool is None:
-            return self._unknown_model(name, inbound)
+            return in_dialect(inbound.dialect, self._unknown_model(name, inbound))
         if not pool.models:
             message = (
                 f"pool {pool.name!r} serves {pool.capability!r} and has no model for the "
                 f"{inbound.endpoint.value} endpoint. Pools: {', '.join(sorted(self.pools))}."
             )
-            return local_error(400, message, "endpoint_not_served", "model")
+            return in_dialect(inbound.dialect, local_error(400, message, "endpoint_not_served", "model"))
         self._watch_store()
         spent = self.quotas.pool_blocked(self.store, pool.name, self.clock()) if self.quotas else None
         if spent is not None:
             retry_after = max(int(spent.back_at - self.clock()) + 1, 1)
             response = local_error(429, f"pool {pool.name!r}: {spent.reason}", "pool_quota_exhausted")
             response.headers["retry-after"] = str(retry_after)
-            return response
+            return in_dialect(inbound.dialect, response)
         header = pool.config.session.header
         raw = inbound.headers.get(header) or (inbound.body or {}).get("user")
         session = session_key(raw) if isinstance(raw, str) and raw else None  # never stored as sent
@@ -341,11 +346,16 @@ class ModelMesh:
                 if wanted in (model.id, model.key):
                     return httpx2.Response(200, json=_model_card(model))
             return local_error(404, f"The model {wanted!r} is not in any pool.", "model_not_found")
-        routed = ", ".join(f"/v1/{e.value}" for e in Endpoint)
-        return local_error(
-            404,
-            f"ModelMesh does not route {request.method} {path}. Routed: {routed}, /v1/models.",
-            "unknown_url",
+        if request.method == "POST" and path.endswith(COUNT_TOKENS):
+            return _count_tokens(request)
+        routed = ", ".join([*(f"/v1/{e.value}" for e in Endpoint), "/v1/responses", "/v1/messages"])
+        return in_dialect(
+            dialect_for(path),
+            local_error(
+                404,
+                f"ModelMesh does not route {request.method} {path}. Routed: {routed}, /v1/models.",
+                "unknown_url",
+            ),
         )
 
     def _unknown_model(self, name: str | None, inbound: InboundRequest) -> httpx2.Response:
@@ -390,6 +400,19 @@ def caller_timeout_s(request: httpx2.Request) -> float | None:
         return None
     phases = [value for value in timeout.values() if isinstance(value, int | float)]
     return float(max(phases)) if phases else None
+
+
+def _count_tokens(request: httpx2.Request) -> httpx2.Response:
+    """``/v1/messages/count_tokens``: a local estimate (see ``dialects.messages.count_tokens``)."""
+    from modelmesh.dialects.messages import count_tokens, error_body
+
+    try:
+        body = json.loads(request.content or b"{}")
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return httpx2.Response(400, content=error_body(400, "The request body must be a JSON object."))
+    return httpx2.Response(200, json=count_tokens(body))
 
 
 def _model_card(model: ModelSpec) -> dict[str, Any]:

@@ -14,9 +14,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from modelmesh.types import Endpoint, ModelSpec, ProviderEndpoint
+
+if TYPE_CHECKING:
+    from modelmesh.dialects.base import ClientDialect
 
 
 @dataclass(slots=True)
@@ -39,6 +42,7 @@ class InboundRequest:
     body: dict[str, Any] | None  # parsed JSON body; None for multipart uploads
     raw: bytes  # the original body (multipart uploads are rewritten from it)
     content_type: str = "application/json"
+    dialect: ClientDialect | None = None  # the caller's API when not chat (the body is its chat form)
 
     @property
     def is_stream(self) -> bool:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx2
 
@@ -37,6 +37,7 @@ from modelmesh.engine.commands import (
     Sleep,
 )
 from modelmesh.exchange import (
+    StreamInterruptedError,
     answer_headers,
     checked_answer,
     exhausted_response,
@@ -47,6 +48,9 @@ from modelmesh.relay import RelayCore, Segment, unfinished
 from modelmesh.routing.run import Attempt, Exhausted, RoutingRun, Wait
 from modelmesh.streaming import StreamMonitor
 from modelmesh.types import Endpoint
+
+if TYPE_CHECKING:
+    from modelmesh.dialects.base import ClientDialect
 
 Sub = Generator[Command, Any, Any]
 
@@ -86,7 +90,10 @@ def request_flow(run: RoutingRun, request: httpx2.Request) -> Flow:
             yield from _relay_binary(run, step, started.upstream)
         else:
             yield RespondStream(started.upstream.status_code, answer_headers(run, step, started.upstream))
-            yield from _relay(run, started)
+            if run.request.dialect is None:
+                yield from _relay(run, started)
+            else:
+                yield from _in_dialect(_relay(run, started), run.request.dialect)
         return
 
 
@@ -165,6 +172,34 @@ def _relay(run: RoutingRun, segment: Segment) -> Flow:
         yield Decide(core.finish)
     finally:
         core.finish()  # once only: a no-op after the Decide above; the caller left early otherwise
+
+
+def _in_dialect(relay: Flow, dialect: ClientDialect) -> Flow:
+    """``relay`` with each emitted chat chunk translated into the caller's dialect; a break after content
+    ends in the dialect's error event (unless its SDK is openai's: it raises ``StreamInterruptedError``)."""
+    stream = dialect.stream()
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            command = relay.throw(error) if error is not None else relay.send(value)
+        except StopIteration:
+            return
+        except StreamInterruptedError as exc:
+            if dialect.raises_on_interrupt:
+                raise
+            yield Emit(stream.error_event(exc.message))
+            return
+        value, error = None, None
+        if isinstance(command, Emit):
+            command = Emit(stream.feed(command.data))
+        try:
+            value = yield command
+        except GeneratorExit:
+            relay.close()
+            raise
+        except Exception as exc:  # a driver's failure: the relay's own boundary classifies it
+            error = exc
 
 
 def _pump(run: RoutingRun, core: RelayCore) -> Sub:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import httpx2
 
+from modelmesh.dialects.base import COUNT_TOKENS
 from modelmesh.serve import health
 from modelmesh.serve.auth import KEY_IN_URL, UNAUTHORIZED, is_authorized, key_in_query
 from modelmesh.serve.edge import ASGIApp, Edge, Message, Receive, Send
@@ -50,9 +51,10 @@ _HOP_BY_HOP = frozenset(
     | {b"trailers", b"transfer-encoding", b"upgrade"}
 )
 # The proxy key must never reach the mesh (or a log line); the body is re-measured on each side.
-_NOT_FORWARDED = _HOP_BY_HOP | {b"host", b"content-length", b"authorization"}
+_NOT_FORWARDED = _HOP_BY_HOP | {b"host", b"content-length", b"authorization", b"x-api-key"}
 _MULTIPART = (f"/{Endpoint.TRANSCRIPTIONS.value}", f"/{Endpoint.TRANSLATIONS.value}")
-_JSON_BODIES = tuple(f"/{e.value}" for e in Endpoint if f"/{e.value}" not in _MULTIPART)
+_DIALECTS = ("/responses", "/messages", COUNT_TOKENS)  # client dialects (ADR 0003)
+_JSON_BODIES = tuple(f"/{e.value}" for e in Endpoint if f"/{e.value}" not in _MULTIPART) + _DIALECTS
 _ROUTED = _JSON_BODIES + _MULTIPART
 
 logger = logging.getLogger("modelmesh.serve")
@@ -105,7 +107,10 @@ def _cors(origins: tuple[str, ...]) -> list[Middleware]:
         CORSMiddleware,
         allow_origins=list(origins),
         allow_methods=["GET", "POST", "OPTIONS"],
-        allow_headers=["authorization", "content-type", "x-session-id", "openai-organization"],
+        allow_headers=[
+            *("authorization", "content-type", "x-session-id", "openai-organization"),
+            *("x-api-key", "anthropic-version", "anthropic-beta"),
+        ],
         expose_headers=["x-modelmesh-pool", "x-modelmesh-model", "x-modelmesh-provider", "retry-after"],
         max_age=600,
     )
@@ -128,14 +133,19 @@ class KeyGuard:
         self.app, self.keys = app, keys
 
     async def __call__(self, scope: Message, receive: Receive, send: Send) -> None:
+        anthropic = is_anthropic_path(scope["path"])
         if key_in_query(scope.get("query_string", b"")):
-            await send_error(send, RequestRefused(401, KEY_IN_URL, "api_key_in_url"))
+            await send_error(send, RequestRefused(401, KEY_IN_URL, "api_key_in_url"), anthropic=anthropic)
             return
         if self.keys:
             authorization = next((v for k, v in scope["headers"] if k == b"authorization"), None)
-            if not is_authorized(authorization, self.keys):
+            # The anthropic SDKs send their key as x-api-key: accepted on the Messages endpoints only.
+            api_key = next((v for k, v in scope["headers"] if k == b"x-api-key"), None) if anthropic else None
+            if not is_authorized(authorization, self.keys) and not (
+                api_key and is_authorized(b"Bearer " + api_key, self.keys)
+            ):
                 refused = RequestRefused(401, UNAUTHORIZED, "invalid_api_key", {"www-authenticate": "Bearer"})
-                await send_error(send, refused)
+                await send_error(send, refused, anthropic=anthropic)
                 return
         await self.app(scope, receive, send)
 
@@ -173,14 +183,16 @@ class ProxyEndpoint:
                 "retry in a moment."
             )
             await send_error(
-                send, RequestRefused(503, message, "proxy_overloaded", {"retry-after": "1"}, "server_error")
+                send,
+                RequestRefused(503, message, "proxy_overloaded", {"retry-after": "1"}, "server_error"),
+                anthropic=is_anthropic_path(scope["path"]),
             )
             return
         self.in_flight += 1
         try:
             await self._handle(scope, receive, send)
         except RequestRefused as refused:
-            await send_error(send, refused)
+            await send_error(send, refused, anthropic=is_anthropic_path(scope["path"]))
         finally:
             self.in_flight -= 1
 
@@ -218,6 +230,7 @@ class ProxyEndpoint:
                 answer,
                 redact_errors=bool(s.redact_provider_errors),
                 send_timeout_s=s.send_timeout_s,
+                anthropic=is_anthropic_path(path),
             )
             await relay(send, gone)
 
@@ -266,6 +279,11 @@ class ProxyEndpoint:
             return
         real = None if self.settings.pools_only else await answer.aread()
         await send_json(send, 200, listing(self.mesh, real))
+
+
+def is_anthropic_path(path: str) -> bool:
+    """The Anthropic Messages endpoints, whose errors (and key header) are Anthropic's."""
+    return path.rstrip("/").endswith(("/messages", COUNT_TOKENS))
 
 
 def mesh_request(scope: Message, body: bytes, *, as_json: bool) -> httpx2.Request:

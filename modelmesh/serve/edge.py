@@ -30,7 +30,15 @@ access_logger = logging.getLogger("modelmesh.serve.access")
 logger = logging.getLogger("modelmesh.serve")
 _ROUTING = (b"x-modelmesh-pool", b"x-modelmesh-model", b"x-modelmesh-attempts", b"x-modelmesh-failovers")
 CLIENT_CLOSED = 499
-_ROUTES = (*(f"/v1/{e.value}" for e in Endpoint), "/v1/models", "/health", "/metrics", "/ui")
+_DIALECT_ROUTES = ("/v1/responses", "/v1/messages/count_tokens", "/v1/messages")
+_ROUTES = (
+    *(f"/v1/{e.value}" for e in Endpoint),
+    *_DIALECT_ROUTES,
+    "/v1/models",
+    "/health",
+    "/metrics",
+    "/ui",
+)
 
 
 def route_of(path: str) -> str:

@@ -61,9 +61,16 @@ class RelayResponse:
     """
 
     def __init__(
-        self, mesh: ModelMesh, answer: httpx2.Response, *, redact_errors: bool, send_timeout_s: float = 30.0
+        self,
+        mesh: ModelMesh,
+        answer: httpx2.Response,
+        *,
+        redact_errors: bool,
+        send_timeout_s: float = 30.0,
+        anthropic: bool = False,
     ) -> None:
         self.mesh, self.answer, self.redact_errors = mesh, answer, redact_errors
+        self.anthropic = anthropic  # a Messages endpoint: a redacted error keeps Anthropic's shape
         self.send_timeout_s = send_timeout_s
         self.send_started: float | None = None  # when the send in progress began
         self.status = answer.status_code
@@ -93,6 +100,10 @@ class RelayResponse:
                 text = self.mesh.redact(body)[:4096].decode("utf-8", "replace")
                 logger.warning("provider error relayed without its text (HTTP %d): %r", self.status, text)
                 body = redacted_error(self.status, body)
+                if self.anthropic:
+                    from modelmesh.dialects.messages import error_body
+
+                    body = error_body(self.status, json.loads(body)["error"]["message"])
                 self.headers = [(k, v) for k, v in self.headers if k != "content-type"]
                 self.headers.append(("content-type", "application/json"))
             await self._start(send, [("content-length", str(len(body)))])

@@ -40,7 +40,13 @@ async def send_json(send: Send, status: int, data: Any, headers: dict[str, str] 
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-async def send_error(send: Send, refused: RequestRefused) -> None:
+async def send_error(send: Send, refused: RequestRefused, *, anthropic: bool = False) -> None:
+    """The refusal in the OpenAI error shape, or Anthropic's for the Messages endpoints."""
     error = {"message": refused.message, "type": refused.kind, "code": refused.code, "param": None}
+    body: dict[str, Any] = {"error": error}
+    if anthropic:
+        from modelmesh.dialects.messages import error_body
+
+        body = json.loads(error_body(refused.status, refused.message))
     # The mesh already retried and failed over: a client SDK retrying on top would multiply the wait.
-    await send_json(send, refused.status, {"error": error}, {"x-should-retry": "false", **refused.headers})
+    await send_json(send, refused.status, body, {"x-should-retry": "false", **refused.headers})
