@@ -9,6 +9,7 @@ It deliberately shows no tokens or cost: those are not visible at the proxy's ed
 
 from __future__ import annotations
 
+import os
 import time
 from collections import deque
 from importlib import resources
@@ -66,7 +67,8 @@ def status_data(mesh: ModelMesh, recent: RecentFailovers) -> dict[str, Any]:
         }
         for name, status in mesh.pool_status().items()
     ]
-    return {"pools": pools, "recent_failovers": list(recent.items)}
+    # The pid tells which worker process answered (``--workers N``: each has its own page data).
+    return {"pools": pools, "recent_failovers": list(recent.items), "worker_pid": os.getpid()}
 
 
 class StatusPage:

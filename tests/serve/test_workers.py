@@ -1,0 +1,119 @@
+"""``modelmesh serve`` on shared state (issue 11, #3): ``--workers N`` and replicas on one Redis.
+
+Every proxy here is a real ``python -m modelmesh.cli serve`` process over the in-test fake providers;
+the workers' pids come from the status JSON, and provider health crosses processes only through the
+configured store (SQLite for the workers, a real ``redis-server`` for the replicas).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+
+from modelmesh.testing import FakeProvider, Fault
+from tests.serve.conftest import HELLO, mesh_config
+from tests.serve.test_lifecycle import ServeProcess
+from tests.state.conftest import RedisServer, prefix, redis_binary, redis_server  # noqa: F401
+
+CHAT = {"model": "chat-completion", "messages": HELLO}
+
+
+@pytest.fixture
+def process() -> Iterator[list[ServeProcess]]:
+    started: list[ServeProcess] = []
+    yield started
+    for server in started:
+        if server.proc.poll() is None:
+            server.proc.kill()
+            server.proc.communicate()
+
+
+def write_config(tmp_path: Path, fakes: tuple[FakeProvider, FakeProvider], storage: dict[str, Any]) -> Path:
+    config = mesh_config(*fakes, storage=storage)
+    # Longer than the stall below: only a shutdown that does not drain could end the stream early.
+    config["pools"]["chat-completion"]["timeouts"] = {"read_s": 10, "stall_s": 10, "total_s": 20}
+    path = tmp_path / "mesh.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
+def worker_pids(origin: str, tries: int = 60) -> set[int]:
+    """Pids of the workers answering fresh connections (the kernel hands each to one of them)."""
+    pids: set[int] = set()
+    for _ in range(tries):
+        with httpx2.Client(timeout=5) as http:  # a new connection each time
+            pids.add(http.get(f"{origin}/ui/status.json").json()["worker_pid"])
+        if len(pids) > 1:
+            break
+    return pids
+
+
+def test_two_workers_on_sqlite_both_serve_and_drain_on_sigterm(
+    tmp_path: Path, fakes: tuple[FakeProvider, FakeProvider], process: list[ServeProcess]
+) -> None:
+    config = write_config(tmp_path, fakes, {"store": "sqlite", "path": str(tmp_path / "state.sqlite3")})
+    server = ServeProcess(config, "--workers", "2", "--grace", "10")
+    process.append(server)
+    for _ in range(4):
+        reply = httpx2.post(f"{server.origin}/v1/chat/completions", json=CHAT, timeout=10)
+        assert reply.status_code == 200 and reply.json()["choices"][0]["message"]["content"]
+    pids = worker_pids(server.origin)
+    assert len(pids) == 2 and server.proc.pid not in pids
+
+    fakes[0].set_outage(Fault.stall(after_events=2, seconds=1.5))
+    url = f"{server.origin}/v1/chat/completions"
+    with httpx2.Client(timeout=10) as http, http.stream("POST", url, json={**CHAT, "stream": True}) as reply:
+        chunks = reply.iter_bytes()
+        received = next(chunks)  # in flight in one worker; the provider now stalls for 1.5 s
+        server.proc.send_signal(signal.SIGTERM)
+        received += b"".join(chunks)
+    assert b"data: [DONE]" in received
+    _, err = server.proc.communicate(timeout=30)
+    assert server.proc.returncode == 0, err
+    assert "Traceback" not in err, err
+
+
+def test_several_workers_refuse_the_in_memory_store(
+    tmp_path: Path, fakes: tuple[FakeProvider, FakeProvider]
+) -> None:
+    config = write_config(tmp_path, fakes, {"store": "memory"})
+    argv = [sys.executable, "-m", "modelmesh.cli", "serve", "--config", str(config), "--workers", "2"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "--workers 2 needs a shared state store" in done.stderr
+    assert "store: sqlite" in done.stderr and "store: redis" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_provider_disabled_through_one_replica_is_skipped_by_the_other(
+    tmp_path: Path,
+    fakes: tuple[FakeProvider, FakeProvider],
+    process: list[ServeProcess],
+    redis_server: RedisServer,  # noqa: F811
+    prefix: str,  # noqa: F811
+) -> None:
+    openai_fake = fakes[0]
+    config = write_config(tmp_path, fakes, {"store": "redis", "url": redis_server.url, "prefix": prefix})
+    first, second = ServeProcess(config), ServeProcess(config)
+    process.extend([first, second])
+
+    openai_fake.fail_next(1, Fault.status(401))  # a revoked key: openai is put on standby
+    reply = httpx2.post(f"{first.origin}/v1/chat/completions", json=CHAT, timeout=10)
+    assert reply.status_code == 200 and reply.headers["x-modelmesh-provider"] == "groq"
+    assert openai_fake.calls() == 1
+
+    # openai would answer now (the fault was one-shot): only the shared state can keep it skipped.
+    reply = httpx2.post(f"{second.origin}/v1/chat/completions", json=CHAT, timeout=10)
+    assert reply.status_code == 200 and reply.headers["x-modelmesh-provider"] == "groq"
+    assert openai_fake.calls() == 1
+    status = httpx2.get(f"{second.origin}/ui/status.json", timeout=5).json()
+    models = {m["provider"]: m for m in status["pools"][0]["models"]}
+    assert models["openai"]["active"] is False
