@@ -297,14 +297,18 @@ def _run_workers(
     mesh.close()
     print(f"modelmesh serve: {args.workers} workers", file=sys.stderr)
     source = MeshSource(args.config, capabilities)
-    serve_workers(
-        source,
-        args.workers,
-        host=args.host,
-        port=args.port,
-        settings=settings,
-        insecure_no_auth=args.insecure_no_auth,
-    )
+    try:
+        serve_workers(
+            source,
+            args.workers,
+            host=args.host,
+            port=args.port,
+            settings=settings,
+            insecure_no_auth=args.insecure_no_auth,
+        )
+    except OSError as exc:  # the port is taken, or the host is not an address of this machine
+        print(f"modelmesh serve: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from typing import Any
 import httpx2
 import pytest
 
+from modelmesh.serve.runner import listening_socket
 from modelmesh.testing import FakeProvider, Fault
 from tests.serve.conftest import HELLO, mesh_config
 from tests.serve.test_lifecycle import ServeProcess
@@ -79,6 +81,24 @@ def test_two_workers_on_sqlite_both_serve_and_drain_on_sigterm(
     _, err = server.proc.communicate(timeout=30)
     assert server.proc.returncode == 0, err
     assert "Traceback" not in err, err
+
+
+def test_the_workers_socket_is_tcp_so_replies_are_not_held_by_nagle() -> None:
+    # asyncio sets TCP_NODELAY on accepted connections only for an IPPROTO_TCP listener.
+    with listening_socket("127.0.0.1", 0) as sock:
+        assert sock.proto == socket.IPPROTO_TCP and sock.get_inheritable()
+
+
+def test_a_taken_port_is_a_clear_error(tmp_path: Path, fakes: tuple[FakeProvider, FakeProvider]) -> None:
+    config = write_config(tmp_path, fakes, {"store": "sqlite", "path": str(tmp_path / "state.sqlite3")})
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        argv = [sys.executable, "-m", "modelmesh.cli", "serve", "--config", str(config), "--workers", "2"]
+        done = subprocess.run([*argv, "--port", port], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_several_workers_refuse_the_in_memory_store(
