@@ -59,7 +59,7 @@ def serve(
     settings = resolved(settings or ProxySettings(), host, api_key)
     check_exposure(host, settings, insecure_no_auth=insecure_no_auth)
     app = create_app(mesh, settings=settings)
-    _configure_access_log(settings.access_log)
+    configure_access_log(settings.access_log)
     config = server_config(app, settings, host=host, port=port, log_level=log_level)
     auth = f"on ({len(settings.api_keys)} keys)" if settings.api_keys else "off"
     logger.info("pools %s on http://%s:%d/v1 (proxy auth %s)", sorted(mesh.pools), host, port, auth)
@@ -83,7 +83,6 @@ def serve_workers(
     """
     settings = resolved(settings or ProxySettings(), host, None)
     check_exposure(host, settings, insecure_no_auth=insecure_no_auth)
-    _configure_access_log(settings.access_log)
     config = server_config(WorkerApp(source, settings), settings, host=host, port=port, log_level=log_level)
     config.factory, config.workers = True, workers
     sock = listening_socket(host, port)
@@ -234,7 +233,7 @@ def header_deadline_protocol(timeout_s: float) -> type[asyncio.Protocol]:
     return FixedDeadlineProtocol
 
 
-def _configure_access_log(style: str) -> None:
+def configure_access_log(style: str) -> None:
     from modelmesh.serve.edge import access_logger
 
     if style == "off" or access_logger.handlers:

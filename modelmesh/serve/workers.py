@@ -57,7 +57,9 @@ class WorkerApp:
 
     def __call__(self) -> ASGIApp:
         from modelmesh.serve.app import create_app
+        from modelmesh.serve.runner import configure_access_log
 
+        configure_access_log(self.settings.access_log)  # a spawned process starts with no log handlers
         mesh = self.source.build()
         return MeshOwner(create_app(mesh, settings=self.settings), mesh)
 

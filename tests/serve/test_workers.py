@@ -81,6 +81,7 @@ def test_two_workers_on_sqlite_both_serve_and_drain_on_sigterm(
     _, err = server.proc.communicate(timeout=30)
     assert server.proc.returncode == 0, err
     assert "Traceback" not in err, err
+    assert err.count('"POST /v1/chat/completions" 200') == 5  # each worker writes the access log
 
 
 def test_the_workers_socket_is_tcp_so_replies_are_not_held_by_nagle() -> None:
