@@ -8,10 +8,12 @@ configured store (SQLite for the workers, a real ``redis-server`` for the replic
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,7 @@ import pytest
 from modelmesh.serve.runner import listening_socket
 from modelmesh.testing import FakeProvider, Fault
 from tests.serve.conftest import HELLO, mesh_config
-from tests.serve.test_lifecycle import ServeProcess
+from tests.serve.test_lifecycle import ServeProcess, free_port
 from tests.state.conftest import RedisServer, prefix, redis_binary, redis_server  # noqa: F401
 
 CHAT = {"model": "chat-completion", "messages": HELLO}
@@ -138,3 +140,39 @@ def test_a_provider_disabled_through_one_replica_is_skipped_by_the_other(
     status = httpx2.get(f"{second.origin}/ui/status.json", timeout=5).json()
     models = {m["provider"]: m for m in status["pools"][0]["models"]}
     assert models["openai"]["active"] is False
+
+
+def test_ctrl_c_in_a_terminal_stops_every_worker_cleanly(
+    tmp_path: Path, fakes: tuple[FakeProvider, FakeProvider]
+) -> None:
+    # A terminal's Ctrl-C reaches the whole process group: workers get SIGINT, then the supervisor's SIGTERM.
+    config = write_config(tmp_path, fakes, {"store": "sqlite", "path": str(tmp_path / "state.sqlite3")})
+    port = free_port()
+    argv = [sys.executable, "-m", "modelmesh.cli", "serve", "--config", str(config), "--workers", "2"]
+    proc = subprocess.Popen(
+        [*argv, "--port", str(port)], stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        wait_live(f"http://127.0.0.1:{port}", proc)
+        assert httpx2.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=CHAT).status_code == 200
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+
+
+def wait_live(origin: str, proc: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        assert proc.poll() is None, proc.communicate()[1]
+        try:
+            if httpx2.get(f"{origin}/health/live", timeout=1).status_code == 200:
+                return
+        except httpx2.TransportError:
+            pass
+        assert time.monotonic() < deadline, "modelmesh serve did not start"
+        time.sleep(0.1)
