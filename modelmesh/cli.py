@@ -309,6 +309,9 @@ def _run_workers(
     except OSError as exc:  # the port is taken, or the host is not an address of this machine
         print(f"modelmesh serve: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
+    except RuntimeError as exc:
+        print(f"modelmesh serve: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from modelmesh.serve.app import create_app
 from modelmesh.serve.settings import DEFAULT_HOST, DEFAULT_PORT, ProxySettings, check_exposure, is_loopback
-from modelmesh.serve.workers import MeshSource, WorkerApp
+from modelmesh.serve.workers import STARTUP_FAILURE, MeshSource, WorkerApp
 
 try:
     import h11
@@ -78,6 +78,8 @@ def serve_workers(
 ) -> None:
     """Run ``workers`` proxy processes on one socket until SIGTERM/SIGINT, then drain them and return.
 
+    Raises ``OSError`` when the socket cannot be bound and ``RuntimeError`` when a worker fails to start.
+
     The caller checks the mesh config first (``workers.check_shared_store``): each worker builds its own
     mesh from ``source``, so they agree on provider health only through a shared store.
     """
@@ -89,7 +91,10 @@ def serve_workers(
     logger.info("%d workers on http://%s:%d/v1", workers, host, port)
     # The supervisor forwards SIGTERM/SIGINT to each worker as one SIGTERM; uvicorn's own worker server
     # then drains for --grace and runs the app's shutdown (which closes that worker's mesh).
-    Multiprocess(config, sockets=[sock]).run()
+    supervisor = Multiprocess(config, sockets=[sock])
+    supervisor.run()
+    if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
+        raise RuntimeError("a worker could not start (its error is logged above), so the proxy stopped")
 
 
 def listening_socket(host: str, port: int) -> socket.socket:

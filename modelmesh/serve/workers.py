@@ -9,8 +9,13 @@ supervisor does (see ``runner.serve_workers``).
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from uvicorn.config import STARTUP_FAILURE  # this exit code stops uvicorn's supervisor (no restart)
 
 from modelmesh.registry import STATE_STORES
 from modelmesh.serve.edge import ASGIApp, Message, Receive, Send
@@ -21,6 +26,7 @@ if TYPE_CHECKING:
     from modelmesh.mesh import ModelMesh
 
 IN_MEMORY = "modelmesh.memory.v1"
+logger = logging.getLogger("modelmesh.serve")
 
 
 def check_shared_store(config: MeshConfig, workers: int) -> None:
@@ -60,7 +66,13 @@ class WorkerApp:
         from modelmesh.serve.runner import configure_access_log
 
         configure_access_log(self.settings.access_log)  # a spawned process starts with no log handlers
-        mesh = self.source.build()
+        try:
+            mesh = self.source.build()
+        except Exception as exc:
+            # uvicorn would print a traceback and restart the worker forever; this exit code makes its
+            # supervisor stop instead (``runner.serve_workers`` then raises).
+            logger.error("worker %d could not build the mesh: %s", os.getpid(), exc)
+            sys.exit(STARTUP_FAILURE)
         return MeshOwner(create_app(mesh, settings=self.settings), mesh)
 
 

@@ -104,6 +104,21 @@ def test_a_taken_port_is_a_clear_error(tmp_path: Path, fakes: tuple[FakeProvider
     assert "Traceback" not in done.stderr
 
 
+def test_a_worker_that_cannot_start_stops_the_proxy_with_an_error(tmp_path: Path) -> None:
+    # The CLI builds the mesh once before starting workers; a worker can still fail on its own
+    # (here the config is gone), and the supervisor must not then report a clean exit.
+    script = (
+        "from modelmesh.serve.runner import serve_workers\n"
+        "from modelmesh.serve.workers import MeshSource\n"
+        f"serve_workers(MeshSource({str(tmp_path / 'gone.json')!r}, ()), 2, port={free_port()})\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "RuntimeError: a worker could not start" in done.stderr
+    assert "could not build the mesh: config file" in done.stderr
+    assert done.stderr.count("Traceback") == 1, done.stderr  # the script's own, none from the workers
+
+
 def test_several_workers_refuse_the_in_memory_store(
     tmp_path: Path, fakes: tuple[FakeProvider, FakeProvider]
 ) -> None:
