@@ -64,8 +64,11 @@ def test_two_workers_on_sqlite_both_serve_and_drain_on_sigterm(
     tmp_path: Path, fakes: tuple[FakeProvider, FakeProvider], process: list[ServeProcess]
 ) -> None:
     config = write_config(tmp_path, fakes, {"store": "sqlite", "path": str(tmp_path / "state.sqlite3")})
-    server = ServeProcess(config, "--workers", "2", "--grace", "10")
+    server = ServeProcess(config, "--workers", "2", "--grace", "10", "--header-timeout", "1")
     process.append(server)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=2.5) as silent:
+        silent.sendall(b"GET /health/live HTTP/1.1\r\n")  # and never the rest of the head
+        assert silent.recv(100) == b""  # the workers keep the head deadline: closed after 1 s
     for _ in range(4):
         reply = httpx2.post(f"{server.origin}/v1/chat/completions", json=CHAT, timeout=10)
         assert reply.status_code == 200 and reply.json()["choices"][0]["message"]["content"]
