@@ -53,8 +53,9 @@ bench: $(STAMP)
 
 # modelmesh serve against the bare upstream and the LiteLLM proxy (installed into benchmarks/.litellm-venv),
 # closed-loop at concurrency 1, 16, 64 and 256 and open-loop at 50, 200 and 500 requests/s.
+# PROXY_ARGS="--workers 2" also measures modelmesh serve with two workers.
 bench-proxy: $(STAMP)
-	$(BIN)/python -m benchmarks.proxy --litellm --json benchmarks/last-proxy-run.json
+	$(BIN)/python -m benchmarks.proxy --litellm $(PROXY_ARGS) --json benchmarks/last-proxy-run.json
 
 lint: $(STAMP)
 	$(BIN)/mypy

@@ -2,13 +2,16 @@
 
 Every target is measured in the same run against the same upstream (``benchmarks.server``, its own
 process): the bare upstream, ``modelmesh serve`` (its own process, one worker, proxy key on, access log
-off) and, with ``--litellm``, the LiteLLM proxy (``litellm[proxy]`` installed by this script into
-``benchmarks/.litellm-venv``; one worker, master key, no database, no callbacks, access log off).
+off), with ``--workers N`` also one worker and N workers on a SQLite state store (what N > 1 needs, so
+the scaling is read between those two) and, with ``--litellm``, the LiteLLM proxy (``litellm[proxy]``
+installed by this script into ``benchmarks/.litellm-venv``; one worker, master key, no database, no
+callbacks, access log off).
 The load (``benchmarks.load``) is raw asyncio HTTP/1.1 with a pre-rendered non-streamed chat request, so
 its own cost stays far below an SDK's: closed loop at concurrency 1, 16, 64 and 256, then open loop at
 50, 200 and 500 requests/s (latency from each request's scheduled start; over 5 s counts as an error).
 Reported per load: requests/s, p50/p99 latency, errors, the latency added over the bare upstream, each
-proxy's CPU seconds per 1,000 requests and RSS, and modelmesh's throughput as a ratio to LiteLLM's.
+proxy's CPU seconds per 1,000 requests and RSS (summed over a proxy's worker processes), and modelmesh's
+throughput as a ratio to LiteLLM's (and, for ``--workers N``, to one worker's on the same store).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ LITELLM_LOGGING = {
     "disable_existing_loggers": False,
     "loggers": {"uvicorn.access": {"level": "WARNING"}},
 }
+SQLITE_ONE = "modelmesh serve, sqlite"
 CONCURRENCY = (1, 16, 64, 256)
 RATES = (50, 200, 500)  # open loop, requests per second
 
@@ -59,16 +63,33 @@ class Result:
     rss_mb: float | None = None
 
 
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (a supervisor and its workers)."""
+    pids = [pid]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            for child in (task / "children").read_text().split():
+                pids += _tree(int(child))
+    return pids
+
+
 def _cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = 0
+    for each in _tree(pid):
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    total = 0
+    for each in _tree(pid):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{each}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+    return total / 1024
 
 
 def measure(target: str, port: int, mode: str, load: int, seconds: float, pid: int | None) -> Result:
@@ -98,20 +119,24 @@ def measure(target: str, port: int, mode: str, load: int, seconds: float, pid: i
 
 
 @contextmanager
-def modelmesh_serve(upstream: Server) -> Iterator[tuple[int, int]]:
-    """``modelmesh serve`` over ``upstream`` in its own process: (port, pid)."""
-    config = {
+def modelmesh_serve(upstream: Server, workers: int = 1, store: str = "memory") -> Iterator[tuple[int, int]]:
+    """``modelmesh serve`` over ``upstream`` in its own process(es): (port, pid of the parent)."""
+    config: dict[str, object] = {
         "providers": {"openai": {"api_key": upstream.api_key, "base_url": upstream.base_url}},
         "pools": {"chat-completion": {"capability": "chat-completion", "models": [MODEL]}},
     }
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
-        json.dump(config, file)
-    port = _free_port()
-    argv = [sys.executable, "-m", "modelmesh.cli", "serve", "--config", file.name, "--port", str(port)]
-    argv += ["--access-log", "off", "--max-concurrency", "4096"]
-    env = {**os.environ, "MODELMESH_PROXY_KEY": KEY}
-    with _process(argv, env, port, "/health/live", [file.name]) as pid:
-        yield port, pid
+    with contextlib.ExitStack() as stack:
+        if store == "sqlite":  # what several workers need: a store they share
+            state = stack.enter_context(tempfile.TemporaryDirectory())
+            config["storage"] = {"store": "sqlite", "path": f"{state}/state.sqlite3"}
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
+            json.dump(config, file)
+        port = _free_port()
+        argv = [sys.executable, "-m", "modelmesh.cli", "serve", "--config", file.name, "--port", str(port)]
+        argv += ["--access-log", "off", "--max-concurrency", "4096", "--workers", str(workers)]
+        env = {**os.environ, "MODELMESH_PROXY_KEY": KEY}
+        with _process(argv, env, port, "/health/live", [file.name]) as pid:
+            yield port, pid
 
 
 @contextmanager
@@ -185,11 +210,16 @@ def _wait_ready(port: int, path: str, proc: subprocess.Popen[bytes]) -> None:
     raise RuntimeError(f"{proc.args!r} did not start on port {port}")
 
 
-def run(loads: Sequence[tuple[str, int]], seconds: float, *, litellm: bool) -> list[Result]:
+def run(loads: Sequence[tuple[str, int]], seconds: float, *, litellm: bool, workers: int = 1) -> list[Result]:
     results: list[Result] = []
     with serve("minimal") as upstream, contextlib.ExitStack() as stack:
         targets: list[tuple[str, int, int | None]] = [("upstream", _port_of(upstream.base_url), None)]
         targets.append(("modelmesh serve", *stack.enter_context(modelmesh_serve(upstream))))
+        if workers > 1:
+            one = stack.enter_context(modelmesh_serve(upstream, 1, "sqlite"))
+            targets.append((SQLITE_ONE, *one))
+            several = stack.enter_context(modelmesh_serve(upstream, workers, "sqlite"))
+            targets.append((f"modelmesh serve --workers {workers}, sqlite", *several))
         if litellm:
             targets.append(("litellm", *stack.enter_context(litellm_proxy(upstream))))
         for mode, load in loads:
@@ -214,18 +244,21 @@ def report(results: list[Result]) -> str:
 
 def _table(results: list[Result], label: str) -> str:
     columns = [label, "target", "req/s", "p50 ms", "p99 ms", "added p50 ms", "added p99 ms"]
-    columns += ["errors", "CPU s / 1k req", "RSS MB", "req/s vs LiteLLM"]
+    columns += ["errors", "CPU s / 1k req", "RSS MB", "req/s vs LiteLLM", "req/s vs 1 worker"]
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     bare = {r.load: r for r in results if r.target == "upstream"}
     litellm = {r.load: r for r in results if r.target == "litellm"}
+    one = {r.load: r for r in results if r.target == SQLITE_ONE}
     for r in results:
         base = bare[r.load]
         added = ("", "") if r is base else (f"{r.p50_ms - base.p50_ms:.2f}", f"{r.p99_ms - base.p99_ms:.2f}")
         cells = [str(r.load), r.target, f"{r.rps:,.0f}", f"{r.p50_ms:.2f}", f"{r.p99_ms:.2f}", *added]
-        ratio = ""
+        ratio = scale = ""
         if r.target == "modelmesh serve" and r.load in litellm and litellm[r.load].rps:
             ratio = f"{r.rps / litellm[r.load].rps:.1f}x"
-        cells += [str(r.errors), _blank(r.cpu_s_per_1000), _blank(r.rss_mb), ratio]
+        if r.target.startswith("modelmesh serve --workers") and r.load in one and one[r.load].rps:
+            scale = f"{r.rps / one[r.load].rps:.2f}x"
+        cells += [str(r.errors), _blank(r.cpu_s_per_1000), _blank(r.rss_mb), ratio, scale]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -240,9 +273,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="1 s per case (smoke run, noisy numbers)")
     parser.add_argument("--json", metavar="PATH", type=Path, help="also write the results as JSON here")
     parser.add_argument("--litellm", action="store_true", help="also measure the LiteLLM proxy (installs it)")
+    parser.add_argument(
+        "--workers", type=int, default=1, metavar="N", help="also measure modelmesh serve --workers N (N > 1)"
+    )
     args = parser.parse_args(argv)
     loads = [("closed", c) for c in CONCURRENCY] + [("open", r) for r in RATES]
-    results = run(loads, 1.0 if args.quick else args.seconds, litellm=args.litellm)
+    results = run(loads, 1.0 if args.quick else args.seconds, litellm=args.litellm, workers=args.workers)
     print(report(results))
     if args.json:
         command = "python -m benchmarks.proxy " + " ".join(sys.argv[1:])

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
-    from modelmesh.mesh import PoolStatus
+    from modelmesh.mesh import ModelMesh, PoolStatus
     from modelmesh.serve.settings import ProxySettings
 
 DEFAULT_CAPABILITY = "chat-completion"
@@ -169,6 +169,13 @@ def _add_serve_options(serve: argparse.ArgumentParser) -> None:
     )
     ops.add_argument("--access-log", choices=["plain", "json", "off"], default="plain", help="default: plain")
     ops.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="worker processes on one port (default: 1); N > 1 needs a shared state store (sqlite, redis)",
+    )
+    ops.add_argument(
         "--grace",
         type=_positive_float,
         default=30.0,
@@ -253,10 +260,13 @@ def _run_proxy(parser: argparse.ArgumentParser, args: argparse.Namespace, settin
     from modelmesh.client import build_config
     from modelmesh.errors import ConfigError, NoProvidersError, UnknownNameError
     from modelmesh.serve import serve
+    from modelmesh.serve.workers import check_shared_store
 
     try:
         capabilities = [] if args.config is not None else args.capabilities or [DEFAULT_CAPABILITY]
-        mesh = build_mesh(build_config(capabilities, config=args.config))
+        config = build_config(capabilities, config=args.config)
+        check_shared_store(config, args.workers)
+        mesh = build_mesh(config)
     except (NoProvidersError, RuntimeError) as exc:
         print(f"modelmesh serve: {exc}", file=sys.stderr)
         return 1
@@ -268,10 +278,40 @@ def _run_proxy(parser: argparse.ArgumentParser, args: argparse.Namespace, settin
         f"modelmesh serve: pools {', '.join(sorted(mesh.pools))} on {url} (proxy auth {auth})",
         file=sys.stderr,
     )
+    if args.workers > 1:
+        return _run_workers(args, settings, mesh, tuple(capabilities))
     try:
         serve(mesh, host=args.host, port=args.port, settings=settings, insecure_no_auth=args.insecure_no_auth)
     finally:
         mesh.close()
+    return 0
+
+
+def _run_workers(
+    args: argparse.Namespace, settings: ProxySettings, mesh: ModelMesh, capabilities: tuple[str, ...]
+) -> int:
+    """The mesh above only proved the config builds; each worker builds its own from the same source."""
+    from modelmesh.serve.runner import serve_workers
+    from modelmesh.serve.workers import MeshSource
+
+    mesh.close()
+    print(f"modelmesh serve: {args.workers} workers", file=sys.stderr)
+    source = MeshSource(args.config, capabilities)
+    try:
+        serve_workers(
+            source,
+            args.workers,
+            host=args.host,
+            port=args.port,
+            settings=settings,
+            insecure_no_auth=args.insecure_no_auth,
+        )
+    except OSError as exc:  # the port is taken, or the host is not an address of this machine
+        print(f"modelmesh serve: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    except RuntimeError as exc:
+        print(f"modelmesh serve: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -2,9 +2,11 @@
 
 Owns the metric families and their registry (one per app, so several apps in a process never clash):
 requests, errors by class, latency and time-to-first-byte histograms, attempts and failovers (from the
-``x-modelmesh-*`` headers of each answer), in-flight requests, and pool/model health gauges.
-``prometheus-client`` (the ``serve`` extra) is imported here only. It deliberately adds no hook to the
-mesh: what the proxy cannot see at its edge (tokens, cost, the mesh's own overhead) is not measured.
+``x-modelmesh-*`` headers of each answer), in-flight requests, pool/model health gauges, and tokens and
+cost per model and pool (read from the mesh's public ``usage`` ledger at scrape time). Each process has
+its own figures: with ``--workers N`` a scrape reaches one worker. ``prometheus-client`` (the ``serve``
+extra) is imported here only. It deliberately adds no hook to the mesh: the mesh's own overhead is not
+measured.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ if TYPE_CHECKING:
 
 try:
     from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-    from prometheus_client.core import GaugeMetricFamily
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 except ImportError as exc:  # pragma: no cover - prometheus-client is the `serve` extra
     raise ImportError(
         "modelmesh serve's /metrics needs prometheus-client: pip install 'modelmesh[serve]'"
@@ -80,6 +82,7 @@ class ProxyMetrics:
         )
         self.in_flight = Gauge("modelmesh_proxy_in_flight", "Requests being answered", registry=r)
         r.register(_PoolCollector(mesh))
+        r.register(_UsageCollector(mesh))
         self._series: dict[tuple[str, str, int], tuple[Any, ...]] = {}
 
     def observe(
@@ -126,3 +129,35 @@ class _PoolCollector:
             for model in status.models:
                 model_up.add_metric([name, model.model, model.provider], 1.0 if model.active else 0.0)
         yield from (active, total, model_up)
+
+
+class _UsageCollector:
+    """Tokens and cost from ``mesh.usage`` (successful answers only), read when Prometheus scrapes."""
+
+    def __init__(self, mesh: ModelMesh) -> None:
+        self.usage = mesh.usage
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        for scope, table in (("model", self.usage.by_model), ("pool", self.usage.by_pool)):
+            answers = CounterMetricFamily(
+                f"modelmesh_{scope}_answers",
+                f"Answers counted in the usage ledger per {scope}",
+                labels=[scope],
+            )
+            tokens = CounterMetricFamily(
+                f"modelmesh_{scope}_tokens",
+                f"Tokens per {scope} as the providers reported them",
+                labels=[scope, "kind"],
+            )
+            cost = CounterMetricFamily(
+                f"modelmesh_{scope}_cost_usd", f"Cost in USD per {scope} (catalogue prices)", labels=[scope]
+            )
+            for name, totals in dict(table).items():  # a copy: requests may add keys while this runs
+                answers.add_metric([name], totals.requests)
+                tokens.add_metric([name, "prompt"], totals.prompt_tokens)
+                tokens.add_metric([name, "completion"], totals.completion_tokens)
+                cost.add_metric([name], totals.cost_usd)
+            yield from (answers, tokens, cost)

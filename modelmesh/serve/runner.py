@@ -4,7 +4,9 @@ Owns the server process side: refusing an unauthenticated non-loopback bind, a d
 head (uvicorn has none: a client trickling header bytes would hold a connection forever), the access
 log (ours, path only: uvicorn's prints query strings), and SIGTERM/SIGINT handling that stops accepting,
 lets in-flight requests finish for ``grace_s`` and returns normally (exit 0, no re-raised signal, no
-traceback). It deliberately builds no app (``app.create_app`` does) and no mesh.
+traceback). With ``--workers N`` uvicorn's supervisor runs N worker processes on one socket, each
+building its own app and mesh (``workers.WorkerApp``) and draining on the SIGTERM the supervisor sends.
+It deliberately builds no app (``app.create_app`` does) and no mesh.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import dataclasses
 import logging
 import math
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Iterator
@@ -22,11 +25,13 @@ from typing import TYPE_CHECKING, Any
 
 from modelmesh.serve.app import create_app
 from modelmesh.serve.settings import DEFAULT_HOST, DEFAULT_PORT, ProxySettings, check_exposure, is_loopback
+from modelmesh.serve.workers import STARTUP_FAILURE, MeshSource, WorkerApp
 
 try:
     import h11
     import uvicorn
     from uvicorn.protocols.http.h11_impl import H11Protocol
+    from uvicorn.supervisors.multiprocess import Multiprocess
 except ImportError as exc:  # pragma: no cover - uvicorn is the `serve` extra
     raise ImportError("modelmesh serve needs uvicorn: pip install 'modelmesh[serve]'") from exc
 
@@ -54,9 +59,68 @@ def serve(
     settings = resolved(settings or ProxySettings(), host, api_key)
     check_exposure(host, settings, insecure_no_auth=insecure_no_auth)
     app = create_app(mesh, settings=settings)
-    _configure_access_log(settings.access_log)
-    config = uvicorn.Config(
+    configure_access_log(settings.access_log)
+    config = server_config(app, settings, host=host, port=port, log_level=log_level)
+    auth = f"on ({len(settings.api_keys)} keys)" if settings.api_keys else "off"
+    logger.info("pools %s on http://%s:%d/v1 (proxy auth %s)", sorted(mesh.pools), host, port, auth)
+    DrainingServer(config).run()
+
+
+def serve_workers(
+    source: MeshSource,
+    workers: int,
+    *,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    settings: ProxySettings | None = None,
+    insecure_no_auth: bool = False,
+    log_level: str = "info",
+) -> None:
+    """Run ``workers`` proxy processes on one socket until SIGTERM/SIGINT, then drain them and return.
+
+    Raises ``OSError`` when the socket cannot be bound and ``RuntimeError`` when a worker fails to start.
+
+    The caller checks the mesh config first (``workers.check_shared_store``): each worker builds its own
+    mesh from ``source``, so they agree on provider health only through a shared store.
+    """
+    settings = resolved(settings or ProxySettings(), host, None)
+    check_exposure(host, settings, insecure_no_auth=insecure_no_auth)
+    config = server_config(WorkerApp(source, settings), settings, host=host, port=port, log_level=log_level)
+    config.factory, config.workers = True, workers
+    sock = listening_socket(host, port)
+    logger.info("%d workers on http://%s:%d/v1", workers, host, port)
+    # The supervisor forwards SIGTERM/SIGINT to each worker as one SIGTERM; uvicorn's own worker server
+    # then drains for --grace and runs the app's shutdown (which closes that worker's mesh).
+    supervisor = Multiprocess(config, sockets=[sock])
+    supervisor.run()
+    if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
+        raise RuntimeError("a worker could not start (its error is logged above), so the proxy stopped")
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """The workers' shared socket, created as IPPROTO_TCP (uvicorn's ``bind_socket`` passes protocol 0).
+
+    asyncio sets TCP_NODELAY on accepted connections only when the listener's protocol is IPPROTO_TCP;
+    without it a reply written in two parts waits for the client's delayed ACK (~40 ms per request).
+    """
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host.strip("[]"), port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def server_config(app: Any, settings: ProxySettings, *, host: str, port: int, log_level: str) -> ProxyConfig:
+    return ProxyConfig(
         app,
+        header_timeout_s=settings.header_timeout_s,
         host=host,
         port=port,
         log_level=log_level,
@@ -64,11 +128,16 @@ def serve(
         access_log=False,  # ours logs the path only (see Edge)
         timeout_keep_alive=settings.keep_alive_s,
         timeout_graceful_shutdown=math.ceil(settings.grace_s),
-        http=header_deadline_protocol(settings.header_timeout_s),
+        http=HeaderDeadlineProtocol,
     )
-    auth = f"on ({len(settings.api_keys)} keys)" if settings.api_keys else "off"
-    logger.info("pools %s on http://%s:%d/v1 (proxy auth %s)", sorted(mesh.pools), host, port, auth)
-    DrainingServer(config).run()
+
+
+class ProxyConfig(uvicorn.Config):
+    """uvicorn's config plus the request-head deadline; a module-level class, so workers can unpickle it."""
+
+    def __init__(self, app: Any, *, header_timeout_s: float, **options: Any) -> None:
+        super().__init__(app, **options)
+        self.header_timeout_s = header_timeout_s
 
 
 def resolved(settings: ProxySettings, host: str, api_key: str | None) -> ProxySettings:
@@ -116,48 +185,60 @@ class DrainingServer(uvicorn.Server):
             self.should_exit = True
 
 
-def header_deadline_protocol(timeout_s: float) -> type[asyncio.Protocol]:
+class HeaderDeadlineProtocol(H11Protocol):
     """uvicorn's h11 protocol with a deadline for each request's head (request line and headers)."""
 
-    class HeaderDeadlineProtocol(H11Protocol):
-        _head_timer: asyncio.TimerHandle | None = None
+    _head_timer: asyncio.TimerHandle | None = None
 
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            self._arm()
+    @property
+    def head_timeout_s(self) -> float:
+        return float(getattr(self.config, "header_timeout_s", 10.0))
 
-        def handle_events(self) -> None:
-            super().handle_events()
-            if self.conn.their_state is not h11.IDLE:  # a request head has arrived
-                self._disarm()
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
 
-        def on_response_complete(self) -> None:
-            super().on_response_complete()
-            if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
-                self._arm()  # a keep-alive connection: the next head has the same deadline
-
-        def connection_lost(self, exc: Exception | None) -> None:
+    def handle_events(self) -> None:
+        super().handle_events()
+        if self.conn.their_state is not h11.IDLE:  # a request head has arrived
             self._disarm()
-            super().connection_lost(exc)
 
-        def _arm(self) -> None:
-            self._disarm()
-            self._head_timer = self.loop.call_later(timeout_s, self._expired)
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
+            self._arm()  # a keep-alive connection: the next head has the same deadline
 
-        def _disarm(self) -> None:
-            if self._head_timer is not None:
-                self._head_timer.cancel()
-                self._head_timer = None
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
 
-        def _expired(self) -> None:
+    def _arm(self) -> None:
+        self._disarm()
+        self._head_timer = self.loop.call_later(self.head_timeout_s, self._expired)
+
+    def _disarm(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
             self._head_timer = None
-            if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
-                self.transport.close()
 
-    return HeaderDeadlineProtocol
+    def _expired(self) -> None:
+        self._head_timer = None
+        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+            self.transport.close()
 
 
-def _configure_access_log(style: str) -> None:
+def header_deadline_protocol(timeout_s: float) -> type[asyncio.Protocol]:
+    """:class:`HeaderDeadlineProtocol` with a fixed deadline, for a plain ``uvicorn.Config``."""
+
+    class FixedDeadlineProtocol(HeaderDeadlineProtocol):
+        @property
+        def head_timeout_s(self) -> float:
+            return timeout_s
+
+    return FixedDeadlineProtocol
+
+
+def configure_access_log(style: str) -> None:
     from modelmesh.serve.edge import access_logger
 
     if style == "off" or access_logger.handlers:

@@ -1,20 +1,23 @@
 """The status page: ``GET /ui`` (one self-contained HTML page) and ``GET /ui/status.json`` (its data).
 
 Owns what the page shows: every pool's models with state, reason and the countdown to their return
-(from ``pool_status()``), and the recent failovers the proxy relayed (a bounded in-memory list filled
-by ``Edge``). The page itself holds no data and loads without the key (a browser cannot attach a
-Bearer header to a navigation); the JSON needs the proxy key like the API, and the page asks for it.
-It deliberately shows no tokens or cost: those are not visible at the proxy's edge.
+(from ``pool_status()``), answers, tokens and cost per model and pool (from ``mesh.usage``), and the
+recent failovers the proxy relayed (a bounded in-memory list filled by ``Edge``). The page itself
+holds no data and loads without the key (a browser cannot attach a Bearer header to a navigation);
+the JSON needs the proxy key like the API, and the page asks for it.
+With ``--workers N`` each worker answers with its own figures (``worker_pid`` says which one).
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections import deque
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from modelmesh.serve.replies import Message, Receive, Send, send_json
+from modelmesh.usage import UsageTotals
 
 if TYPE_CHECKING:
     from modelmesh.mesh import ModelMesh
@@ -43,7 +46,18 @@ class RecentFailovers:
             )
 
 
+def usage_data(totals: UsageTotals | None) -> dict[str, Any]:
+    totals = totals or UsageTotals()
+    return {
+        "requests": totals.requests,
+        "prompt_tokens": totals.prompt_tokens,
+        "completion_tokens": totals.completion_tokens,
+        "cost_usd": round(totals.cost_usd, 6),
+    }
+
+
 def status_data(mesh: ModelMesh, recent: RecentFailovers) -> dict[str, Any]:
+    by_model, by_pool = dict(mesh.usage.by_model), dict(mesh.usage.by_pool)
     pools = [
         {
             "name": name,
@@ -53,6 +67,7 @@ def status_data(mesh: ModelMesh, recent: RecentFailovers) -> dict[str, Any]:
             "current_model": status.current_model,
             "strategy": status.strategy,
             "state_degraded": status.state_degraded,
+            "usage": usage_data(by_pool.get(name)),
             "models": [
                 {
                     "model": m.model,
@@ -60,13 +75,15 @@ def status_data(mesh: ModelMesh, recent: RecentFailovers) -> dict[str, Any]:
                     "active": m.active,
                     "reason": m.reason,
                     "back_in_s": m.back_in_s,
+                    "usage": usage_data(by_model.get(m.model)),
                 }
                 for m in status.models
             ],
         }
         for name, status in mesh.pool_status().items()
     ]
-    return {"pools": pools, "recent_failovers": list(recent.items)}
+    # The pid tells which worker process answered (``--workers N``: each has its own page data).
+    return {"pools": pools, "recent_failovers": list(recent.items), "worker_pid": os.getpid()}
 
 
 class StatusPage:

@@ -134,3 +134,24 @@ def test_cors_preflight_and_requests_from_an_allowed_origin(proxy: Proxy) -> Non
 def test_no_cors_by_default(proxy: Proxy) -> None:
     reply = preflight(proxy(), ORIGIN)
     assert "access-control-allow-origin" not in reply.headers
+
+
+def test_metrics_count_tokens_and_cost_per_model_and_pool(proxy: Proxy) -> None:
+    server = proxy(api_keys=(KEY,))
+    auth = {"authorization": f"Bearer {KEY}"}
+    with server.client(api_key=KEY) as client:
+        answer = client.chat.completions.create(model="chat-completion", messages=HELLO)
+        chat(client, stream=True)
+    assert answer.usage is not None
+    after = scrape(server, **auth)
+    model, pool = ("model", "openai.gpt-4o"), ("pool", "chat-completion")
+    prompt = after[("modelmesh_model_tokens_total", (("kind", "prompt"), model))]
+    completion = after[("modelmesh_model_tokens_total", (("kind", "completion"), model))]
+    assert prompt >= answer.usage.prompt_tokens > 0 and completion >= answer.usage.completion_tokens > 0
+    assert after[("modelmesh_model_answers_total", (model,))] == 2
+    assert after[("modelmesh_model_cost_usd_total", (model,))] > 0  # gpt-4o has a catalogue price
+    assert after[("modelmesh_pool_tokens_total", (("kind", "prompt"), pool))] == prompt
+    assert (
+        after[("modelmesh_pool_cost_usd_total", (pool,))]
+        == after[("modelmesh_model_cost_usd_total", (model,))]
+    )

@@ -51,6 +51,10 @@ def test_the_json_shows_states_reasons_countdowns_and_failovers(
     )
     down = next(m for m in chat_pool["models"] if m["model"] == "openai.gpt-4o")
     assert down["active"] is False and down["reason"] and down["back_in_s"] > 0
+    assert down["usage"]["requests"] == 0  # a failed attempt is never counted
+    up = next(m for m in chat_pool["models"] if m["model"] == "groq.llama-3.3-70b-versatile")
+    assert up["usage"]["requests"] == 1 and up["usage"]["prompt_tokens"] > 0
+    assert up["usage"]["completion_tokens"] > 0 and chat_pool["usage"] == up["usage"]
     [failover] = data["recent_failovers"]
     assert failover["pool"] == "chat-completion" and failover["model"] == "llama-3.3-70b-versatile"
     assert failover["failovers"] == "1" and failover["status"] == 200
@@ -81,9 +85,11 @@ def test_chromium_shows_the_outage(
     row = re.search(r'<tr data-model="openai.gpt-4o">(.*?)</tr>', dom, re.DOTALL)
     assert row is not None, dom
     assert 'class="standby">standby<' in row.group(1) and re.search(r">\d+ s<", row.group(1))
-    assert re.search(
-        r'<tr data-model="groq.llama-3.3-70b-versatile">.*?class="active">active<', dom, re.DOTALL
-    )
+    up = re.search(r'<tr data-model="groq.llama-3.3-70b-versatile">(.*?)</tr>', dom, re.DOTALL)
+    assert up is not None and 'class="active">active<' in up.group(1)
+    # answers, tokens in / out and cost of the model that answered (one request)
+    assert re.search(r'<td class="usage">1</td><td class="usage">[1-9]\d* / [1-9]\d*</td>', up.group(1))
+    assert '<td class="usage">$' in up.group(1)
     assert "3 pools, all serving" in dom  # each pool still has an active model
     failovers = re.search(r'<tbody id="failovers">(.*?)</tbody>', dom, re.DOTALL)
     assert (
