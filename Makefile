@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-test
 REAL_STAMP := $(VENV)/.installed-real
+NODE_STAMP := $(VENV)/.installed-node
+NODE_DIR := $(VENV)/node
 REAL_LOG := $(VENV)/real-install.log
 DEMO_STAMP := $(VENV)/.installed-demo
 
@@ -24,7 +26,15 @@ $(REAL_STAMP): pyproject.toml | $(STAMP)
 		&& touch $(REAL_STAMP) \
 		|| { echo "warning: the real extra did not install, see $(REAL_LOG):"; tail -n 15 $(REAL_LOG); }
 
-test: $(STAMP) $(REAL_STAMP)
+# The real openai-node SDK for the proxy's JS-client tests, installed here so that no test downloads
+# anything; skipped (and the tests skip) on a machine without npm.
+$(NODE_STAMP): | $(BIN)/python
+	@if command -v npm >/dev/null 2>&1; then \
+		npm install --silent --no-audit --no-fund --prefix $(NODE_DIR) openai@7 >/dev/null 2>&1 \
+			&& touch $(NODE_STAMP) || echo "warning: npm could not install openai@7 (the node client tests will skip)"; \
+	fi
+
+test: $(STAMP) $(REAL_STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pytest -q
 	$(BIN)/ruff check modelmesh langchain_modelmesh tests benchmarks
 	$(BIN)/mypy

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -62,3 +65,21 @@ def pool_config(**pool: Any) -> dict[str, Any]:
     """A config whose providers are auto-detected and whose one chat pool has the given settings."""
     pool.setdefault("capability", "chat-completion")
     return {"pools": {"chat-completion": pool}}
+
+
+NODE_MODULES = Path(__file__).resolve().parent.parent / ".venv" / "node" / "node_modules"
+
+
+@pytest.fixture(scope="session")
+def openai_node() -> Path:
+    """The ``node_modules`` holding the real openai-node SDK, installed by ``make test`` (never by a test).
+
+    Without node it skips; in CI (``CI=true``) a machine with node but without the package fails."""
+    if shutil.which("node") is None:
+        pytest.skip("needs node (the openai-node client tests)")
+    if not (NODE_MODULES / "openai" / "package.json").exists():
+        message = f"openai-node is not installed in {NODE_MODULES}: run `make test` (it installs it with npm)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return NODE_MODULES

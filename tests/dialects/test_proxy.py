@@ -4,9 +4,10 @@ proxy (uvicorn in a thread) against an OpenAI-dialect and an Anthropic-dialect f
 from __future__ import annotations
 
 import json
-import shutil
+import os
 import subprocess
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -171,14 +172,17 @@ client.responses.create({model: 'chat-completion', input: 'Hi there'})
 
 
 def test_the_openai_node_sdk_responses_create_through_the_proxy(
-    both: Fakes, proxy: Callable[[str], ProxyServer]
+    both: Fakes, proxy: Callable[[str], ProxyServer], openai_node: Path
 ) -> None:
-    node = shutil.which("node")
-    if node is None or subprocess.run([node, "-e", "require('openai')"], capture_output=True).returncode:
-        pytest.skip("node with the openai npm package is not installed")
     server = proxy("openai")
+    env = {**os.environ, "NODE_PATH": str(openai_node)}
     done = subprocess.run(
-        [node, "-e", _NODE_SMOKE, server.url, KEY], capture_output=True, text=True, timeout=60, check=True
+        ["node", "-e", _NODE_SMOKE, server.url, KEY],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env=env,
     )
     assert json.loads(done.stdout) == {"model": GPT, "text": f"Hello from {GPT}! You said: Hi there"}
 

@@ -2,14 +2,13 @@
 
 The failover happens inside the proxy; a client that retries on its own multiplies every provider call,
 so docs/serve.md tells JS clients to set ``maxRetries: 0``. This runs the real ``openai`` npm package
-(installed once per session into a temp dir with ``npm``) and counts the proxy's requests on /metrics.
-Skipped when ``node`` or ``npm`` is absent, or when the package cannot be installed (no registry).
+(installed by ``make test``, never by a test) and counts the proxy's requests on /metrics. Skipped
+without ``node``; see the ``openai_node`` fixture in ``tests/conftest.py``.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -39,15 +38,9 @@ try {
 
 
 @pytest.fixture(scope="session")
-def node_script(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        pytest.skip("needs node and npm")
+def node_script(openai_node: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("openai-node")
-    install = [npm, "install", "--no-audit", "--no-fund", "--no-save", "--prefix", str(root), OPENAI_NODE]
-    done = subprocess.run(install, capture_output=True, text=True, timeout=300)
-    if done.returncode != 0:
-        pytest.skip(f"npm could not install {OPENAI_NODE}: {done.stderr.strip()[-300:]}")
+    (root / "node_modules").symlink_to(openai_node)  # ES modules resolve packages beside the script
     script = root / "chat.mjs"
     script.write_text(SCRIPT)
     return script
