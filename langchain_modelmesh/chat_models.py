@@ -4,7 +4,8 @@ It is langchain-openai's ``BaseChatOpenAI`` over a sync and an async ``MeshClien
 so everything ``ChatOpenAI`` does over Chat Completions (tools, structured output, streaming, usage)
 works unchanged, and the mesh adds retry, rotation and failover underneath. What it adds on top: the
 pool as the model name, the routing facts of each answer in ``response_metadata["modelmesh"]``, and
-an offline token estimate. It never uses the Responses API, which the mesh does not route.
+an offline token estimate. It uses Chat Completions unless asked for the Responses API
+(``use_responses_api=True``), which the mesh also routes (ADR 0003); nothing switches to it implicitly.
 """
 
 from __future__ import annotations
@@ -80,9 +81,8 @@ class ChatModelMesh(BaseChatOpenAI):
         if not isinstance(values, dict):
             return values
         values = dict(values)
-        if values.get("use_responses_api"):
-            raise ValueError("ChatModelMesh routes Chat Completions only; use_responses_api must stay off")
-        values["use_responses_api"] = False  # wins over output_version, model names and tool types
+        # Off unless asked for: it then wins over output_version, model names and tool types.
+        values["use_responses_api"] = bool(values.get("use_responses_api"))
         source = values.get("mesh_client")
         if isinstance(values.get("client"), MeshClient | AsyncMeshClient | ModelMesh) and source is None:
             source = values.pop("client")  # `client=create(...)` reads naturally; accept it

@@ -3,8 +3,10 @@
 The package owns the HTTP edge only, one job per module: ``settings`` (operator settings and their
 validation), ``auth`` (proxy keys), ``limits`` (body size, read deadline, JSON checks), ``models``
 (pools listed as models), ``relay`` (headers and error text that reach clients), ``health``,
-``metrics`` (Prometheus), ``edge`` (access log and metrics per request), ``app`` (the ASGI app) and
-``runner`` (uvicorn, timeouts, graceful drain). Routing stays in ``AsyncMeshTransport``.
+``metrics`` (Prometheus), ``edge`` (access log and metrics per request), ``app`` (the ASGI app),
+``runner`` (uvicorn, timeouts, graceful drain), ``workers`` (what each ``--workers`` process builds) and
+``status_page`` (``/ui``). Routing stays in ``AsyncMeshTransport``; the client dialects' routes
+(``/v1/responses``, ``/v1/messages``) translate through ``modelmesh.dialects``.
 
 Starlette and uvicorn are imported by this package; ``import modelmesh`` imports neither (nothing in
 the core imports this package eagerly).

@@ -157,3 +157,12 @@ async def test_requests_carry_the_pool_never_the_responses_api(
 ) -> None:
     make_model(config=config, model="chat-completion", output_version="responses/v1").invoke("hi")
     assert [r.path for r in lc_fakes.primary.requests] == ["/v1/chat/completions"]
+
+
+def test_use_responses_api_routes_through_the_mesh(fakes) -> None:  # type: ignore[no-untyped-def]
+    from langchain_modelmesh import ChatModelMesh
+
+    model = ChatModelMesh("chat-completion", use_responses_api=True)
+    reply = model.invoke("Hi there")
+    assert "Hi there" in str(reply.content)
+    assert reply.response_metadata["model_name"] in ("gpt-4o", "gpt-4o-mini", "llama-3.3-70b-versatile")

@@ -80,9 +80,8 @@ def test_mesh_client_and_capabilities_together_are_refused() -> None:
         ChatModelMesh("chat-completion", mesh_client=create(config=CONFIG))
 
 
-def test_the_responses_api_is_refused_and_never_chosen(monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(ValueError, match="Chat Completions"):
-        ChatModelMesh(config=CONFIG, model="chat-completion", use_responses_api=True)
+def test_the_responses_api_is_used_only_when_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert ChatModelMesh(config=CONFIG, model="chat-completion", use_responses_api=True).use_responses_api
     monkeypatch.setenv("LC_OUTPUT_VERSION", "responses/v1")
     model = ChatModelMesh(config=CONFIG, model="chat-completion", reasoning={"effort": "low"})
     assert model.use_responses_api is False
