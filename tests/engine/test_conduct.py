@@ -178,7 +178,7 @@ def test_an_exception_in_any_connector_hook_never_escapes_as_itself(
 
     async def ask_async() -> str:
         async with create_async(config=config) as client:
-            connectors = client.mesh._connectors
+            connectors = client.mesh.env.connectors
             connectors["anthropic"] = _Exploding(connectors["anthropic"], hook)  # type: ignore[assignment]
             if stream:
                 result = await client.chat.completions.create(
@@ -189,7 +189,7 @@ def test_an_exception_in_any_connector_hook_never_escapes_as_itself(
 
     def ask() -> str:
         client = create(config=config)
-        connectors = client.mesh._connectors
+        connectors = client.mesh.env.connectors
         connectors["anthropic"] = _Exploding(connectors["anthropic"], hook)  # type: ignore[assignment]
         try:
             if stream:
