@@ -24,10 +24,11 @@ class Send:
 
 @dataclass(frozen=True, slots=True)
 class Read:
-    """The next chunk of ``upstream``'s body; a driver that can enforce it gives up after ``timeout_s``."""
+    """The next chunk of ``upstream``'s body; a driver that can enforce it gives up after ``timeout_s``
+    (None: the read timeout the request was sent with is already the bound)."""
 
     upstream: httpx2.Response
-    timeout_s: float
+    timeout_s: float | None
 
 
 @dataclass(frozen=True, slots=True)

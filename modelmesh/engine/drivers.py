@@ -197,6 +197,8 @@ class AsyncMeshTransport(httpx2.AsyncBaseTransport):
             if body is None:
                 stream = cast(httpx2.AsyncByteStream, command.upstream.stream)
                 body = driver.bodies[id(command.upstream)] = stream.__aiter__()
+            if command.timeout_s is None:
+                return await anext(body, None)  # the socket's read timeout is the bound: no timer to arm
             async with asyncio.timeout(max(command.timeout_s, 0.0)):
                 return await anext(body, None)
         if isinstance(command, Decide):

@@ -128,7 +128,8 @@ def _read_body(run: RoutingRun, attempt: Attempt, upstream: httpx2.Response) -> 
         left = attempt.deadline - run.env.clock()
         if left <= 0:
             raise _timeout("the request's deadline passed while the provider's body was still arriving")
-        chunk = yield Read(upstream, min(left, attempt.read_s))
+        # The request's read timeout bounds each read; only a nearer deadline needs the driver's help.
+        chunk = yield Read(upstream, left if left < attempt.read_s else None)
         if chunk is None:
             return b"".join(parts)
         parts.append(chunk)
@@ -248,7 +249,7 @@ def _resume(run: RoutingRun) -> Sub:
 def _relay_binary(run: RoutingRun, attempt: Attempt, upstream: httpx2.Response) -> Flow:
     """Generated audio, chunk by chunk; once bytes reach the caller there is no failover."""
     while True:
-        chunk = yield Read(upstream, attempt.read_s)
+        chunk = yield Read(upstream, None)
         if chunk is None:
             break
         yield Emit(chunk)
