@@ -25,6 +25,7 @@ from typing import Any
 
 import openai
 import pytest
+import redis
 from rich.console import Console
 
 import modelmesh
@@ -34,6 +35,7 @@ from modelmesh.client import MeshClient
 from modelmesh.config import MeshConfig
 from modelmesh.redaction import encodings
 from modelmesh.testing import FakeProvider, Fault
+from tests.state.conftest import RedisServer
 
 WAYS = ["env", "api_keys", "secrets_env", "secrets_dotenv", "literal", "header", "quick_provider", "newline"]
 
@@ -61,10 +63,12 @@ class Planted:
         assert not found, f"{self.way}: the key leaked into {where}"
 
 
-def _config_for(way: str, fake: FakeProvider, canary: str, tmp: Path, observer: str) -> dict[str, Any]:
+def _config_for(
+    way: str, fake: FakeProvider, canary: str, tmp: Path, observer: str, storage: dict[str, Any] | None = None
+) -> dict[str, Any]:
     config: dict[str, Any] = {
         "pools": {"chat": {"capability": "chat-completion", "retry": {"max_attempts": 1}}},
-        "storage": {"store": "modelmesh.sqlite.v1", "path": str(tmp / "state.sqlite3")},
+        "storage": storage or {"store": "modelmesh.sqlite.v1", "path": str(tmp / "state.sqlite3")},
         "observability": {"connector": observer, "path": str(tmp / "events.jsonl")},
     }
     provider: dict[str, Any] = {"base_url": fake.base_url, "models": ["gpt-4o"]}
@@ -88,7 +92,12 @@ def _config_for(way: str, fake: FakeProvider, canary: str, tmp: Path, observer: 
 
 
 def _plant(
-    way: str, observer: str, tmp: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    way: str,
+    observer: str,
+    tmp: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    storage: dict[str, Any] | None = None,
 ) -> Iterator[Planted]:
     canary = f"sk-CANARY-{way}-{uuid.uuid4().hex[:12]}"
     # A header key is the gateway's business: the fake then checks no Authorization (api_key="").
@@ -99,7 +108,7 @@ def _plant(
             monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
         if way == "env":
             monkeypatch.setenv("OPENAI_API_KEY", canary)
-        config = _config_for(way, fake, canary, tmp, observer)
+        config = _config_for(way, fake, canary, tmp, observer, storage)
         api_keys = {"openai": canary} if way == "api_keys" else None
         root = logging.getLogger()
         level = root.level
@@ -190,6 +199,26 @@ def test_no_key_in_the_cli_status_view(planted: Planted) -> None:
 def test_no_key_in_the_sqlite_state_file(planted: Planted) -> None:
     data = b"".join(path.read_bytes() for path in planted.tmp.glob("state.sqlite3*"))
     planted.assert_absent(data, "the SQLite state file")
+
+
+@pytest.mark.parametrize("way", ["literal", "header", "newline", "secrets_env"])
+def test_no_key_in_the_redis_state(
+    way: str,
+    redis_server: RedisServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    prefix = f"leak-{uuid.uuid4().hex[:8]}"
+    storage = {"store": "modelmesh.redis.v1", "url": redis_server.url, "prefix": prefix}
+    for _planted in _plant(way, "modelmesh.file.v1", tmp_path, monkeypatch, capsys, storage):
+        pass
+    client = redis.Redis.from_url(redis_server.url)
+    keys = client.keys(f"{prefix}:*")
+    data = b"".join(key + b"=" + (client.get(key) or b"") for key in keys)
+    client.close()
+    assert keys  # the failure was recorded in Redis
+    _planted.assert_absent(data, "the Redis state")
 
 
 @pytest.mark.parametrize("way", ["literal", "header", "newline"])
