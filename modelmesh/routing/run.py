@@ -283,6 +283,8 @@ class RoutingRun:
         return self._enter_panic(now) if not self._panic and not tried else None
 
     def _emit_choice(self, model: ModelSpec) -> None:
+        if not self.env.observer.enabled:
+            return  # the hot path: no event is built for nobody (the default observer is off)
         if not self.records:
             self._emit(DecisionEvent(pool=self.pool.name, model=model.key, **self._ids()))
         else:
