@@ -172,6 +172,11 @@ def test_ctrl_c_in_a_terminal_stops_every_worker_cleanly(
     )
     try:
         wait_live(f"http://127.0.0.1:{port}", proc)
+        # Both workers up (a Ctrl-C while a worker is still importing is Python's, not the proxy's, traceback).
+        deadline = time.monotonic() + 30
+        while len(worker_pids(f"http://127.0.0.1:{port}")) < 2:
+            assert time.monotonic() < deadline, "the second worker did not start"
+            time.sleep(0.2)
         assert httpx2.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=CHAT).status_code == 200
         os.killpg(proc.pid, signal.SIGINT)
         _, err = proc.communicate(timeout=30)
