@@ -172,7 +172,7 @@ def test_ctrl_c_in_a_terminal_stops_every_worker_cleanly(
     )
     try:
         wait_live(f"http://127.0.0.1:{port}", proc)
-        # Both workers up (a Ctrl-C while a worker is still importing is Python's, not the proxy's, traceback).
+        # Both workers up: a Ctrl-C while a worker still imports is Python's own traceback, not the proxy's.
         deadline = time.monotonic() + 30
         while len(worker_pids(f"http://127.0.0.1:{port}")) < 2:
             assert time.monotonic() < deadline, "the second worker did not start"
