@@ -25,11 +25,10 @@ from modelmesh.events import RotationEvent
 from modelmesh.mesh.entry import MeshEntry
 from modelmesh.mesh.environment import MeshEnvironment
 from modelmesh.quotas import QuotaBook
-from modelmesh.routing.availability import availability
-from modelmesh.routing.policies import StickUntilFailurePolicy
+from modelmesh.routing.availability import Unavailable, availability
 from modelmesh.routing.pool import Pool
 from modelmesh.routing.run import Observer, RoutingRun
-from modelmesh.state.base import StateStore
+from modelmesh.state.base import PoolState, StateStore, read_snapshot
 from modelmesh.types import ModelSpec, ProviderEndpoint
 from modelmesh.usage import UsageLedger
 
@@ -158,12 +157,22 @@ class ModelMesh:
         now = self.clock()
         return {name: self._status(pool, now) for name, pool in self.pools.items()}
 
+    def _health(self, pool: Pool, now: float) -> tuple[dict[str, Unavailable | None], PoolState]:
+        """Each member's availability and the pool's record, from one snapshot read (one round trip)."""
+        providers = list(dict.fromkeys(m.provider for m in pool.models))
+        snap = read_snapshot(self.store, pool.keys, providers, [pool.name])
+        quotas = self.quotas or None
+        whys = {
+            m.key: availability(m, snap.models[m.key], snap.providers[m.provider], now, quotas, self.store)
+            for m in pool.models
+        }
+        return whys, snap.pools[pool.name]
+
     def _status(self, pool: Pool, now: float) -> PoolStatus:
-        states = self.store.read_models(pool.keys)
+        whys, record = self._health(pool, now)
         models = []
         for model in pool.models:
-            provider = self.store.read_provider(model.provider)
-            why = availability(model, states[model.key], provider, now, self.quotas or None, self.store)
+            why = whys[model.key]
             if why is None or why.cause == "backoff":
                 models.append(ModelStatus(model.key, model.provider, True))
                 continue
@@ -176,34 +185,28 @@ class ModelMesh:
             active,
             len(models) - active,
             len(models),
-            self._current(pool, now),
+            self._current(pool, whys, record),
             self._strategies.get(pool.name, type(pool.policy).__name__),
             models,
             bool(getattr(self.store, "degraded", False)),
         )
 
-    def _current(self, pool: Pool, now: float) -> str | None:
+    def _current(self, pool: Pool, whys: dict[str, Unavailable | None], record: PoolState) -> str | None:
         """The model the pool's next request goes to: the stuck one for a sticking strategy (``rotate()``
         moves it), else the one that answered last (cost-first, round-robin... keep no current)."""
-        if isinstance(pool.policy, StickUntilFailurePolicy):
-            key = self.store.read_pool(pool.name).current or self.env.last_model.get(pool.name)
-        else:
-            key = self.env.last_model.get(pool.name) or self.store.read_pool(pool.name).current
-        candidates = [m for m in pool.models if self._is_active(m, now)]
+        last = self.env.last_model.get(pool.name)
+        key = (record.current or last) if getattr(pool.policy, "sticky", False) else (last or record.current)
+        candidates = [m for m in pool.models if _serving(whys[m.key])]
         model = next((m for m in candidates if m.key == key), candidates[0] if candidates else None)
         return model.id if model else None
-
-    def _is_active(self, model: ModelSpec, now: float) -> bool:
-        state = self.store.read_models([model.key])[model.key]
-        why = availability(model, state, self.store.read_provider(model.provider), now)
-        return why is None or not why.is_deactivated
 
     def active_providers(self) -> list[str]:
         now = self.clock()
         names: list[str] = []
         for pool in self.pools.values():
+            whys, _ = self._health(pool, now)
             for model in pool.models:
-                if model.provider not in names and self._is_active(model, now):
+                if model.provider not in names and _serving(whys[model.key]):
                     names.append(model.provider)
         return names
 
@@ -215,11 +218,12 @@ class ModelMesh:
         """
         pool = self.pool(pool_name)
         now = self.clock()
-        current_id = self._current(pool, now)
+        whys, record = self._health(pool, now)
+        current_id = self._current(pool, whys, record)
         current = next((m for m in pool.models if m.id == current_id), None)
         start = pool.index_of(current.key) + 1 if current else 0
         ordered = pool.models[start:] + pool.models[:start]
-        chosen = next((m for m in ordered if m is not current and self._is_active(m, now)), current)
+        chosen = next((m for m in ordered if m is not current and _serving(whys[m.key])), current)
         note = None
         if chosen is current:
             kept = f"; kept {current.id}" if current else ""
@@ -255,3 +259,8 @@ class ModelMesh:
 
     def __repr__(self) -> str:
         return f"ModelMesh(pools={sorted(self.pools)}, providers={sorted(self.providers)})"
+
+
+def _serving(why: Unavailable | None) -> bool:
+    """Not deactivated: a back-off, a suspicion or a spent quota is short and leaves a model in its pool."""
+    return why is None or not why.is_deactivated

@@ -12,7 +12,7 @@ from typing import Any
 from modelmesh.connectors.base import Failure, FailureKind
 from modelmesh.routing.availability import availability
 from modelmesh.routing.pool import Pool
-from modelmesh.state.base import StateStore
+from modelmesh.state.base import StateStore, read_snapshot
 
 
 def no_model_failure(
@@ -26,12 +26,12 @@ def no_model_failure(
             f"Models in the pool: {', '.join(m.key for m in pool.models)}."
         )
         return local_failure(FailureKind.BAD_REQUEST, 400, message, "no_capable_model")
-    states = store.read_models(pool.keys)
+    providers = list(dict.fromkeys(m.provider for m in pool.models))
+    snap = read_snapshot(store, pool.keys, providers, [])
     reasons: dict[str, list[str]] = {}  # the reason -> the models it keeps out (said once per reason)
     backs = [back_at for _, back_at in quota.values()]
     for model in pool.models:
-        state = states[model.key]
-        why = availability(model, state, store.read_provider(model.provider), now)
+        why = availability(model, snap.models[model.key], snap.providers[model.provider], now)
         if why is not None and why.cause != "backoff":
             back = why.back_at
             when = "manual recovery" if back == math.inf else f"back in {max((back or now) - now, 0):.0f}s"

@@ -26,6 +26,7 @@ class BasePolicy:
     """Pool order, no memory. Subclasses override ``order`` and, when they remember, ``on_success``."""
 
     lazy = True  # see SelectionPolicy.lazy
+    sticky = False  # keeps a current model in the pool's record (``pool_status().current_model`` reads it)
 
     def __init__(self, config: PoolConfig | None = None) -> None:
         self.config = config
@@ -39,6 +40,8 @@ class BasePolicy:
 
 class StickUntilFailurePolicy(BasePolicy):
     """Keep one current model; move to the next active one only when the current is deactivated."""
+
+    sticky = True
 
     def order(self, ctx: SelectionContext, candidates: list[ModelSpec]) -> list[ModelSpec]:
         pool = ctx.pool
