@@ -74,7 +74,7 @@ def whole_client(server: Server, n: int = 300) -> list[str]:
 
 
 def pipeline(server: Server, n: int = 3000) -> list[str]:
-    from modelmesh.exchange import checked_answer, provider_request, whole_answer
+    from modelmesh.exchange import checked_answer, provider_request, rate_limit_headers, whole_answer
 
     client = modelmesh.create(POOL, config=mesh_config(server))
     mesh = client.mesh
@@ -100,11 +100,11 @@ def pipeline(server: Server, n: int = 3000) -> list[str]:
         attempt.outbound = attempt.connector.build_request(run.request, attempt.model, attempt.provider)  # type: ignore[union-attr]
         provider_request(attempt)  # type: ignore[arg-type]
         t3 = clock()
-        run.succeeded(attempt, upstream.headers)  # type: ignore[union-attr, arg-type]
+        run.succeeded(attempt, rate_limit_headers(upstream))  # type: ignore[union-attr, arg-type]
         t4 = clock()
         content, usage = checked_answer(run, attempt, upstream, upstream.content)  # type: ignore[arg-type]
         whole_answer(run, attempt, upstream, content)  # type: ignore[arg-type]
-        mesh.request_finished(run, attempt, content, usage)  # type: ignore[arg-type]
+        mesh.env.request_finished(run, attempt, content, usage)  # type: ignore[arg-type]
         t5 = clock()
         if index >= n // 10:  # the first tenth warms up
             for stage, spent in zip(STAGES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4), strict=True):

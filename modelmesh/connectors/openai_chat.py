@@ -8,6 +8,7 @@ dialect; knows nothing about pools, retries or I/O.
 from __future__ import annotations
 
 import email.utils
+import functools
 import json
 import time
 from collections.abc import Mapping
@@ -87,10 +88,16 @@ def _swap_model(request: InboundRequest, model_id: str) -> bytes | None:
     virtual = request.body.get("model") if request.body else None
     if not isinstance(virtual, str) or not request.raw:
         return None
-    needle = b'"model":' + json.dumps(virtual, ensure_ascii=False).encode()
+    needle = _model_pair(virtual)
     if request.raw.count(needle) != 1:
         return None
-    return request.raw.replace(needle, b'"model":' + json.dumps(model_id, ensure_ascii=False).encode())
+    return request.raw.replace(needle, _model_pair(model_id))
+
+
+@functools.lru_cache(maxsize=1024)
+def _model_pair(name: str) -> bytes:
+    """``"model":"<name>"`` as the SDK writes it (pool and model names repeat on every request)."""
+    return b'"model":' + json.dumps(name, ensure_ascii=False).encode()
 
 
 def _error_object(body: bytes) -> dict[str, Any]:

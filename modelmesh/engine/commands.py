@@ -62,7 +62,7 @@ class RespondStream:
     """The head of a streamed answer; its body follows as ``Emit`` commands."""
 
     status: int
-    headers: list[tuple[str, str]]
+    headers: list[tuple[bytes, bytes]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,6 +42,7 @@ from modelmesh.exchange import (
     checked_answer,
     exhausted_response,
     provider_request,
+    rate_limit_headers,
     whole_answer,
 )
 from modelmesh.relay import RelayCore, Segment, unfinished
@@ -80,7 +81,7 @@ def request_flow(run: RoutingRun, request: httpx2.Request) -> Flow:
         started = yield from _start(run, step)
         if started is None:
             continue
-        yield Decide(run.succeeded, (step, started.upstream.headers))
+        yield Decide(run.succeeded, (step, rate_limit_headers(started.upstream)))
         if isinstance(started, _Whole):
             answer = whole_answer(run, step, started.upstream, started.content)
             yield Decide(run.env.request_finished, (run, step, started.content, started.usage))
@@ -242,7 +243,7 @@ def _resume(run: RoutingRun) -> Sub:
         else:
             started = yield from _start(run, step)
             if isinstance(started, Segment):
-                yield Decide(run.succeeded, (step, started.upstream.headers))
+                yield Decide(run.succeeded, (step, rate_limit_headers(started.upstream)))
                 return started, None
 
 
