@@ -12,6 +12,7 @@ import openai
 from modelmesh.connectors.base import ConnectorError, Failure, FailureKind, InboundRequest
 from modelmesh.connectors.openai_chat import endpoint_of
 from modelmesh.dialects.base import DialectError, dialect_for
+from modelmesh.engine.payloads import parse_json
 from modelmesh.routing.run import Attempt, Exhausted, RoutingRun
 from modelmesh.types import Endpoint
 
@@ -58,7 +59,7 @@ def inbound_request(request: httpx2.Request) -> InboundRequest | None:
     body: dict[str, Any] | None = None
     if content_type.startswith("application/json"):
         try:
-            parsed = json.loads(raw) if raw else {}
+            parsed = parse_json(raw) if raw else {}
         except ValueError:
             parsed = None
         body = parsed if isinstance(parsed, dict) else {}
@@ -222,7 +223,7 @@ def _json_answer(endpoint: Endpoint, body: bytes) -> Any:
             raise _not_an_answer(f"the provider answered 2xx without {needed.decode()!r}")
         return None
     try:
-        payload = json.loads(text)
+        payload = parse_json(text)
     except ValueError:
         raise _not_an_answer("the provider's response body is not valid JSON") from None
     if needed is None or not isinstance(payload, dict) or payload.get(needed.decode()) is not None:

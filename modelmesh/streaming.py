@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from modelmesh.connectors.base import ConnectorError, Failure, FailureKind, StreamTranslator
+from modelmesh.engine.payloads import parse_json
 
 DONE = b"data: [DONE]\n\n"
 
@@ -38,15 +39,26 @@ class StreamMonitor:
         return self.done or (self.finished and (not self.wants_usage or self.usage is not None))
 
     def feed(self, chunk: bytes) -> bytes:
+        if (
+            not self._buffer
+            and chunk.endswith(b"\n\n")
+            and chunk.find(b"\n\n") == len(chunk) - 2
+            and b"\r" not in chunk
+        ):
+            return self._event(chunk[:-2], chunk)  # the usual chunk: exactly one whole event
         buffer = self._buffer + chunk
         if b"\r" in buffer:
             buffer = buffer.replace(b"\r\n", b"\n")
         *events, self._buffer = buffer.split(b"\n\n")
         return b"".join([self._event(raw) for raw in events if raw])
 
-    def _event(self, raw: bytes) -> bytes:
+    def _event(self, raw: bytes, whole: bytes | None = None) -> bytes:
+        """One event (``raw``, without its blank line) as the SDK should get it; ``whole`` is the same
+        event with its terminator, when the caller already has those bytes."""
         if self._translator is None and raw.startswith(b"data: ") and b"\n" not in raw:
-            return self._passthrough(raw, raw[6:])  # the common one-line event: no decoding needed
+            return self._passthrough(raw[6:], whole or raw + b"\n\n")  # one line: no decoding needed
+        if not raw:
+            return b""
         name: str | None = None
         data_lines: list[str] = []
         for line in raw.decode("utf-8", "replace").split("\n"):
@@ -59,15 +71,15 @@ class StreamMonitor:
         data = "\n".join(data_lines)
         if self._translator is not None:
             return self._translated(name, data)
-        return self._passthrough(raw, data.encode())
+        return self._passthrough(data.encode(), raw + b"\n\n")
 
-    def _passthrough(self, raw: bytes, data: bytes) -> bytes:
-        """An OpenAI-format event: forwarded as it came, unless it is malformed or an error."""
+    def _passthrough(self, data: bytes, event: bytes) -> bytes:
+        """An OpenAI-format event: forwarded as it came (``event``), unless malformed or an error."""
         if data == b"[DONE]":
             self.done = True
             return DONE
         try:
-            payload = json.loads(data)
+            payload = parse_json(data)
         except ValueError:
             self.malformed += 1
             return b""
@@ -75,7 +87,7 @@ class StreamMonitor:
             self.malformed += 1
             return b""
         self._observe(payload)
-        return b"" if self.error is not None else raw + b"\n\n"
+        return b"" if self.error is not None else event
 
     def _translated(self, name: str | None, data: str) -> bytes:
         assert self._translator is not None
@@ -107,15 +119,16 @@ class StreamMonitor:
         if usage:
             self.usage = usage
         for choice in payload.get("choices") or ():
-            delta = choice.get("delta") or {}
-            content = delta.get("content")
-            if content:
-                self.has_content = True
-                self.progress += 1
-                self.text.append(content)
-            if delta.get("tool_calls") or delta.get("refusal") or delta.get("function_call"):
-                self.has_content = self.has_tool_calls = True
-                self.progress += 1
+            delta = choice.get("delta")
+            if delta:
+                content = delta.get("content")
+                if content:
+                    self.has_content = True
+                    self.progress += 1
+                    self.text.append(content)
+                if delta.get("tool_calls") or delta.get("refusal") or delta.get("function_call"):
+                    self.has_content = self.has_tool_calls = True
+                    self.progress += 1
             if choice.get("finish_reason"):
                 self.finished = True
                 self.progress += 1

@@ -5,5 +5,6 @@ drivers (see ``docs/adr/0002-attempt-flow.md``).
   (a response head, stream bytes).
 - ``boundary`` — the one place where an exception raised during an attempt becomes a ``Failure``.
 - ``flow`` — the request flow: attempts, prefetch to first content, relay, break, resume.
+- ``payloads`` — JSON from the wire, parsed fast (stream events, whole answers).
 - ``drivers`` — ``MeshTransport`` and ``AsyncMeshTransport``, the httpx2 transports that run the flow.
 """

@@ -5,7 +5,8 @@ only), ``Read`` -> the next body chunk or ``None`` at the end, ``Sleep`` and ``C
 ``Decide`` -> what the routing call returned (every call that may touch the state store is one). An
 exception raised while a driver carries out a command is thrown back into the flow at that ``yield``,
 where the failure boundary classifies it. ``Respond`` and ``RespondStream`` hand the caller's answer
-out; after a ``RespondStream`` the flow yields ``Emit`` for every piece of the body.
+out; after a ``RespondStream`` the body follows as ``Emit`` commands and as the ``emit`` bytes that
+ride on ``Read`` commands.
 """
 
 from __future__ import annotations
@@ -25,10 +26,13 @@ class Send:
 @dataclass(frozen=True, slots=True)
 class Read:
     """The next chunk of ``upstream``'s body; a driver that can enforce it gives up after ``timeout_s``
-    (None: the read timeout the request was sent with is already the bound)."""
+    (None: the read timeout the request was sent with is already the bound). ``emit``: bytes of the
+    caller's streamed body that the driver hands out before reading (so a relayed chunk costs the flow
+    one resumption, not two)."""
 
     upstream: httpx2.Response
     timeout_s: float | None
+    emit: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)

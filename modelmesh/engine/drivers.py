@@ -47,17 +47,15 @@ class _Driver:
         self.opened: list[httpx2.Response] = []
         self.bodies: dict[int, Any] = {}  # id(response) -> its body iterator
 
-    def advance(self, value: Any, error: BaseException | None) -> Any:
-        """The flow's next command; None when it has finished."""
-        try:
-            return self.flow.throw(error) if error is not None else self.flow.send(value)
-        except StopIteration:
-            return None
-
     def response(self, command: Respond | RespondStream, stream: Any) -> httpx2.Response:
         if isinstance(command, Respond):
             return command.response
         return httpx2.Response(command.status, headers=command.headers, stream=stream)
+
+
+def _hands_out(command: Any) -> bool:
+    """The flow hands something to the caller: a response, body bytes, or bytes riding on a read."""
+    return isinstance(command, _OUTPUT) or (type(command) is Read and bool(command.emit))
 
 
 class MeshTransport(httpx2.BaseTransport):
@@ -76,7 +74,7 @@ class MeshTransport(httpx2.BaseTransport):
             return routed
         driver = _Driver(request_flow(routed, request))
         try:
-            command = self._until_output(driver, None)
+            command = self._until_output(driver)
         except BaseException:
             self._finish(driver)
             raise
@@ -85,18 +83,23 @@ class MeshTransport(httpx2.BaseTransport):
         self._finish(driver)
         return driver.response(command, None)
 
-    def _until_output(self, driver: _Driver, value: Any) -> Any:
-        """Carry out commands until the flow outputs something (a response or bytes) or ends."""
-        error: BaseException | None = None
+    def _until_output(self, driver: _Driver, value: Any = None, error: BaseException | None = None) -> Any:
+        """Carry out commands until the flow hands something out (see ``_hands_out``) or ends (None)."""
+        flow = driver.flow
         while True:
-            command = driver.advance(value, error)
-            if command is None or isinstance(command, _OUTPUT):
-                return command
-            value, error = None, None
             try:
-                value = self._execute(driver, command)
-            except Exception as exc:
-                error = exc
+                command = flow.throw(error) if error is not None else flow.send(value)
+            except StopIteration:
+                return None
+            if _hands_out(command):
+                return command
+            value, error = self._outcome(driver, command)
+
+    def _outcome(self, driver: _Driver, command: Any) -> tuple[Any, BaseException | None]:
+        try:
+            return self._execute(driver, command), None
+        except Exception as exc:
+            return None, exc
 
     def _execute(self, driver: _Driver, command: Send | Read | Sleep | Close | Decide) -> Any:
         if isinstance(command, Read):  # the most frequent: one per streamed chunk
@@ -132,12 +135,19 @@ class _SyncBody(httpx2.SyncByteStream):
         self._transport, self._driver = transport, driver
 
     def __iter__(self) -> Iterator[bytes]:
+        transport, driver = self._transport, self._driver
         try:
-            while (command := self._transport._until_output(self._driver, None)) is not None:
+            command = transport._until_output(driver)
+            while command is not None:
+                if isinstance(command, Read):  # bytes ready before a read: hand them out, then read
+                    yield command.emit
+                    command = transport._until_output(driver, *transport._outcome(driver, command))
+                    continue
                 if isinstance(command, Emit) and command.data:
                     yield command.data
+                command = transport._until_output(driver)
         finally:
-            self._transport._finish(self._driver)
+            transport._finish(driver)
 
     def close(self) -> None:
         self._transport._finish(self._driver)
@@ -165,7 +175,7 @@ class AsyncMeshTransport(httpx2.AsyncBaseTransport):
             return routed
         driver = _Driver(request_flow(routed, request))
         try:
-            command = await self._until_output(driver, None)
+            command = await self._until_output(driver)
         except asyncio.CancelledError:  # the caller left (a proxy client hung up) or its task was cancelled
             await self._finish(driver)
             with contextlib.suppress(Exception):
@@ -179,17 +189,24 @@ class AsyncMeshTransport(httpx2.AsyncBaseTransport):
         await self._finish(driver)
         return driver.response(command, None)
 
-    async def _until_output(self, driver: _Driver, value: Any) -> Any:
-        error: BaseException | None = None
+    async def _until_output(
+        self, driver: _Driver, value: Any = None, error: BaseException | None = None
+    ) -> Any:
+        flow = driver.flow
         while True:
-            command = driver.advance(value, error)
-            if command is None or isinstance(command, _OUTPUT):
-                return command
-            value, error = None, None
             try:
-                value = await self._execute(driver, command)
-            except Exception as exc:
-                error = exc
+                command = flow.throw(error) if error is not None else flow.send(value)
+            except StopIteration:
+                return None
+            if _hands_out(command):
+                return command
+            value, error = await self._outcome(driver, command)
+
+    async def _outcome(self, driver: _Driver, command: Any) -> tuple[Any, BaseException | None]:
+        try:
+            return await self._execute(driver, command), None
+        except Exception as exc:
+            return None, exc
 
     async def _execute(self, driver: _Driver, command: Send | Read | Sleep | Close | Decide) -> Any:
         if isinstance(command, Read):  # the most frequent: one per streamed chunk
@@ -227,12 +244,20 @@ class _AsyncBody(httpx2.AsyncByteStream):
         self._transport, self._driver = transport, driver
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
+        transport, driver = self._transport, self._driver
         try:
-            while (command := await self._transport._until_output(self._driver, None)) is not None:
+            command = await transport._until_output(driver)
+            while command is not None:
+                if isinstance(command, Read):  # bytes ready before a read: hand them out, then read
+                    yield command.emit
+                    outcome = await transport._outcome(driver, command)
+                    command = await transport._until_output(driver, *outcome)
+                    continue
                 if isinstance(command, Emit) and command.data:
                     yield command.data
+                command = await transport._until_output(driver)
         finally:
-            await self._transport._finish(self._driver)
+            await transport._finish(driver)
 
     async def aclose(self) -> None:
         await self._transport._finish(self._driver)

@@ -195,6 +195,8 @@ def _in_dialect(relay: Flow, dialect: ClientDialect) -> Flow:
         value, error = None, None
         if isinstance(command, Emit):
             command = Emit(stream.feed(command.data))
+        elif isinstance(command, Read) and command.emit:
+            command = Read(command.upstream, command.timeout_s, stream.feed(command.emit))
         try:
             value = yield command
         except GeneratorExit:
@@ -205,31 +207,44 @@ def _in_dialect(relay: Flow, dialect: ClientDialect) -> Flow:
 
 
 def _pump(run: RoutingRun, core: RelayCore) -> Sub:
-    """Emit a segment's events until it completes; the failure that broke it, or None."""
+    """Emit a segment's events until it completes; the failure that broke it, or None.
+
+    Output rides on the next ``Read`` (the driver hands it out first): one resumption per chunk."""
     segment, clock = core.segment, run.env.clock
-    monitor, stall_s = segment.monitor, segment.attempt.stall_s
-    last_progress = clock()
+    monitor, stall_s, read_s = segment.monitor, segment.attempt.stall_s, segment.attempt.read_s
+    deadline = segment.attempt.deadline
+    now = last_progress = clock()
+    pending, failure = b"", None
     while not monitor.complete:
-        now = clock()
-        left = min(last_progress + stall_s, segment.attempt.deadline) - now
+        left = min(last_progress + stall_s, deadline) - now
         if left <= 0:
-            return None if monitor.finished else _stalled(segment.attempt, now - last_progress)
+            failure = None if monitor.finished else _stalled(segment.attempt, now - last_progress)
+            break
         try:
-            chunk = yield Read(segment.upstream, left)
-            if chunk is None:
-                break
-            before = monitor.progress
-            out = monitor.feed(chunk)
+            # The socket's read timeout bounds a read; a timer is armed only for a nearer limit.
+            chunk = yield Read(segment.upstream, left if left < read_s else None, pending)
         except Exception as exc:  # the failure boundary, after content reached the caller
             # After the finish only usage or [DONE] was missing: not worth an error.
             return None if monitor.finished else failure_of(exc, before_content=False)
+        pending = b""  # handed out before the read, however it went
+        if chunk is None:
+            failure = unfinished(monitor)
+            break
+        before = monitor.progress
+        try:
+            out = monitor.feed(chunk)
+        except Exception as exc:  # a translator bug or an answer nobody foresaw
+            return None if monitor.finished else failure_of(exc, before_content=False)
         if monitor.error is not None:
             return monitor.error
+        now = clock()
         if monitor.progress != before:
-            last_progress = clock()
+            last_progress = now
         if out:
-            yield Emit(core.out(out))
-    return unfinished(monitor)
+            pending = core.out(out)
+    if pending:
+        yield Emit(pending)
+    return failure
 
 
 def _resume(run: RoutingRun) -> Sub:
@@ -249,11 +264,9 @@ def _resume(run: RoutingRun) -> Sub:
 
 def _relay_binary(run: RoutingRun, attempt: Attempt, upstream: httpx2.Response) -> Flow:
     """Generated audio, chunk by chunk; once bytes reach the caller there is no failover."""
-    while True:
-        chunk = yield Read(upstream, None)
-        if chunk is None:
-            break
-        yield Emit(chunk)
+    chunk: bytes | None = b""
+    while chunk is not None:
+        chunk = yield Read(upstream, None, chunk)
     yield Decide(run.env.request_finished, (run, attempt, b""))
 
 
