@@ -16,7 +16,7 @@ or touch a socket (the drivers).
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -71,7 +71,7 @@ class _Binary:
 def request_flow(run: RoutingRun, request: httpx2.Request) -> Flow:
     """Route ``run`` to an answer; ``request`` is the SDK's, for the exceptions it must raise."""
     while True:
-        step = yield Decide(run.next_step)
+        step = yield from _decide(run, run.next_step)
         if isinstance(step, Wait):
             yield Sleep(step.seconds)
             continue
@@ -81,10 +81,10 @@ def request_flow(run: RoutingRun, request: httpx2.Request) -> Flow:
         started = yield from _start(run, step)
         if started is None:
             continue
-        yield Decide(run.succeeded, (step, rate_limit_headers(started.upstream)))
+        yield from _decide(run, run.succeeded, step, rate_limit_headers(started.upstream))
         if isinstance(started, _Whole):
             answer = whole_answer(run, step, started.upstream, started.content)
-            yield Decide(run.env.request_finished, (run, step, started.content, started.usage))
+            yield from _decide(run, run.env.request_finished, run, step, started.content, started.usage)
             yield Respond(answer)
         elif isinstance(started, _Binary):
             yield RespondStream(started.upstream.status_code, answer_headers(run, step, started.upstream))
@@ -118,7 +118,7 @@ def _start(run: RoutingRun, attempt: Attempt) -> Sub:
     except Exception as exc:  # the failure boundary: see engine.boundary
         if upstream is not None:
             yield Close(upstream)
-        yield Decide(run.failed, (attempt, failure_of(exc)))
+        yield from _decide(run, run.failed, attempt, failure_of(exc))
     return None
 
 
@@ -167,11 +167,11 @@ def _relay(run: RoutingRun, segment: Segment) -> Flow:
             if failure is None:
                 break
             yield Close(core.segment.upstream)
-            yield Decide(core.interrupted, (failure,))  # raises unless the pool resumes the answer
+            yield from _decide(run, core.interrupted, failure)  # raises unless the pool resumes the answer
             core.resumed(*(yield from _resume(run)))
             yield Emit(core.out(core.segment.prefix))
         yield Emit(core.tail())
-        yield Decide(core.finish)
+        yield from _decide(run, core.finish)
     finally:
         core.finish()  # once only: a no-op after the Decide above; the caller left early otherwise
 
@@ -250,7 +250,7 @@ def _pump(run: RoutingRun, core: RelayCore) -> Sub:
 def _resume(run: RoutingRun) -> Sub:
     """Drive the continuation steps to an opened segment: (segment, None), or (None, why) when exhausted."""
     while True:
-        step = yield Decide(run.next_step)
+        step = yield from _decide(run, run.next_step)
         if isinstance(step, Wait):
             yield Sleep(step.seconds)
         elif isinstance(step, Exhausted):
@@ -258,7 +258,7 @@ def _resume(run: RoutingRun) -> Sub:
         else:
             started = yield from _start(run, step)
             if isinstance(started, Segment):
-                yield Decide(run.succeeded, (step, rate_limit_headers(started.upstream)))
+                yield from _decide(run, run.succeeded, step, rate_limit_headers(started.upstream))
                 return started, None
 
 
@@ -267,7 +267,16 @@ def _relay_binary(run: RoutingRun, attempt: Attempt, upstream: httpx2.Response) 
     chunk: bytes | None = b""
     while chunk is not None:
         chunk = yield Read(upstream, None, chunk)
-    yield Decide(run.env.request_finished, (run, attempt, b""))
+    yield from _decide(run, run.env.request_finished, run, attempt, b"")
+
+
+def _decide(run: RoutingRun, fn: Callable[..., Any], *args: Any) -> Sub:
+    """A routing call that may touch the state store. Yielded to the driver (the async one runs it off
+    the event loop) only when the store does blocking I/O; with the in-process store it is a plain call,
+    which spares every request a few round trips through the driver."""
+    if run.env.store_blocks:
+        return (yield Decide(fn, args))
+    return fn(*args)
 
 
 def _timeout(message: str, *, silent: bool = False) -> ConnectorError:

@@ -36,6 +36,7 @@ class RoutingEnv(Protocol):
     clock: Callable[[], float]
     rng: random.Random
     quotas: QuotaBook
+    store_blocks: bool  # the store does blocking I/O (SQLite, Redis): async drivers call it off the loop
 
     def connector_for(self, provider: str) -> Connector: ...
 
