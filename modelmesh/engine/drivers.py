@@ -53,11 +53,6 @@ class _Driver:
         return httpx2.Response(command.status, headers=command.headers, stream=stream)
 
 
-def _hands_out(command: Any) -> bool:
-    """The flow hands something to the caller: a response, body bytes, or bytes riding on a read."""
-    return isinstance(command, _OUTPUT) or (type(command) is Read and bool(command.emit))
-
-
 class MeshTransport(httpx2.BaseTransport):
     """Sync routing transport; give it to ``httpx2.Client(transport=...)`` under ``openai.OpenAI``."""
 
@@ -84,14 +79,15 @@ class MeshTransport(httpx2.BaseTransport):
         return driver.response(command, None)
 
     def _until_output(self, driver: _Driver, value: Any = None, error: BaseException | None = None) -> Any:
-        """Carry out commands until the flow hands something out (see ``_hands_out``) or ends (None)."""
+        """Carry out commands until the flow hands something out or ends (None)."""
         flow = driver.flow
         while True:
             try:
                 command = flow.throw(error) if error is not None else flow.send(value)
             except StopIteration:
                 return None
-            if _hands_out(command):
+            # What the flow hands to the caller: a response, body bytes, or bytes riding on a read.
+            if command.emit if type(command) is Read else isinstance(command, _OUTPUT):
                 return command
             value, error = self._outcome(driver, command)
 
@@ -198,7 +194,7 @@ class AsyncMeshTransport(httpx2.AsyncBaseTransport):
                 command = flow.throw(error) if error is not None else flow.send(value)
             except StopIteration:
                 return None
-            if _hands_out(command):
+            if command.emit if type(command) is Read else isinstance(command, _OUTPUT):
                 return command
             value, error = await self._outcome(driver, command)
 

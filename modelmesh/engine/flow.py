@@ -212,7 +212,7 @@ def _pump(run: RoutingRun, core: RelayCore) -> Sub:
     Output rides on the next ``Read`` (the driver hands it out first): one resumption per chunk."""
     segment, clock = core.segment, run.env.clock
     monitor, stall_s, read_s = segment.monitor, segment.attempt.stall_s, segment.attempt.read_s
-    deadline = segment.attempt.deadline
+    deadline, stitched = segment.attempt.deadline, core.stitcher is not None
     now = last_progress = clock()
     pending, failure = b"", None
     while not monitor.complete:
@@ -241,7 +241,7 @@ def _pump(run: RoutingRun, core: RelayCore) -> Sub:
         if monitor.progress != before:
             last_progress = now
         if out:
-            pending = core.out(out)
+            pending = core.out(out) if stitched else out
     if pending:
         yield Emit(pending)
     return failure
