@@ -21,7 +21,18 @@ from typing import TYPE_CHECKING, Any, cast
 
 import httpx2
 
-from modelmesh.engine.commands import Close, Decide, Emit, Flow, Read, Respond, RespondStream, Send, Sleep
+from modelmesh.engine.commands import (
+    Close,
+    Command,
+    Decide,
+    Emit,
+    Flow,
+    Read,
+    Respond,
+    RespondStream,
+    Send,
+    Sleep,
+)
 from modelmesh.engine.flow import request_flow
 
 if TYPE_CHECKING:
@@ -29,6 +40,7 @@ if TYPE_CHECKING:
 
 # What the flow hands out rather than asks for (a tuple: isinstance with one is the fastest check).
 _OUTPUT = (Respond, RespondStream, Emit)
+Outcome = tuple[Any, BaseException | None]  # a command's result, or what it raised
 # The SDK's own defaults: a mesh must never queue where the plain SDK would not.
 DEFAULT_LIMITS = httpx2.Limits(max_connections=1000, max_keepalive_connections=100)
 
@@ -91,31 +103,28 @@ class MeshTransport(httpx2.BaseTransport):
                 return command
             value, error = self._outcome(driver, command)
 
-    def _outcome(self, driver: _Driver, command: Any) -> tuple[Any, BaseException | None]:
+    def _outcome(self, driver: _Driver, command: Command) -> Outcome:
+        """Carry out one command: (its result, None), or (None, what it raised) for the flow to handle."""
         try:
-            return self._execute(driver, command), None
+            if isinstance(command, Read):  # the most frequent: one per streamed chunk
+                body = driver.bodies.get(id(command.upstream))
+                if body is None:
+                    stream = cast(httpx2.SyncByteStream, command.upstream.stream)
+                    body = driver.bodies[id(command.upstream)] = iter(stream)
+                return next(body, None), None
+            if isinstance(command, Decide):
+                return command.fn(*command.args), None
+            if isinstance(command, Send):
+                upstream = self._http.handle_request(command.request)
+                driver.opened.append(upstream)
+                return upstream, None
+            if isinstance(command, Sleep):
+                time.sleep(command.seconds)
+            elif isinstance(command, Close):
+                command.upstream.close()
+            return None, None
         except Exception as exc:
             return None, exc
-
-    def _execute(self, driver: _Driver, command: Send | Read | Sleep | Close | Decide) -> Any:
-        if isinstance(command, Read):  # the most frequent: one per streamed chunk
-            body = driver.bodies.get(id(command.upstream))
-            if body is None:
-                body = driver.bodies[id(command.upstream)] = iter(
-                    cast(httpx2.SyncByteStream, command.upstream.stream)
-                )
-            return next(body, None)
-        if isinstance(command, Decide):
-            return command.fn(*command.args)
-        if isinstance(command, Send):
-            upstream = self._http.handle_request(command.request)
-            driver.opened.append(upstream)
-            return upstream
-        if isinstance(command, Sleep):
-            time.sleep(command.seconds)
-        else:
-            command.upstream.close()
-        return None
 
     def _finish(self, driver: _Driver) -> None:
         driver.flow.close()
@@ -166,7 +175,11 @@ class AsyncMeshTransport(httpx2.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         await request.aread()
-        routed = await self._decide(self.mesh.begin, request)
+        routed = (
+            await self._decide(self.mesh.begin, request)
+            if self.mesh.store_blocks
+            else self.mesh.begin(request)
+        )
         if isinstance(routed, httpx2.Response):
             return routed
         driver = _Driver(request_flow(routed, request))
@@ -198,33 +211,30 @@ class AsyncMeshTransport(httpx2.AsyncBaseTransport):
                 return command
             value, error = await self._outcome(driver, command)
 
-    async def _outcome(self, driver: _Driver, command: Any) -> tuple[Any, BaseException | None]:
+    async def _outcome(self, driver: _Driver, command: Command) -> Outcome:
         try:
-            return await self._execute(driver, command), None
+            if isinstance(command, Read):  # the most frequent: one per streamed chunk
+                body = driver.bodies.get(id(command.upstream))
+                if body is None:
+                    stream = cast(httpx2.AsyncByteStream, command.upstream.stream)
+                    body = driver.bodies[id(command.upstream)] = stream.__aiter__()
+                if command.timeout_s is None:  # the socket's read timeout is the bound: no timer to arm
+                    return await anext(body, None), None
+                async with asyncio.timeout(max(command.timeout_s, 0.0)):
+                    return await anext(body, None), None
+            if isinstance(command, Decide):
+                return await self._decide(command.fn, *command.args), None
+            if isinstance(command, Send):
+                upstream = await self._http.handle_async_request(command.request)
+                driver.opened.append(upstream)
+                return upstream, None
+            if isinstance(command, Sleep):
+                await asyncio.sleep(command.seconds)
+            elif isinstance(command, Close):
+                await command.upstream.aclose()
+            return None, None
         except Exception as exc:
             return None, exc
-
-    async def _execute(self, driver: _Driver, command: Send | Read | Sleep | Close | Decide) -> Any:
-        if isinstance(command, Read):  # the most frequent: one per streamed chunk
-            body = driver.bodies.get(id(command.upstream))
-            if body is None:
-                stream = cast(httpx2.AsyncByteStream, command.upstream.stream)
-                body = driver.bodies[id(command.upstream)] = stream.__aiter__()
-            if command.timeout_s is None:
-                return await anext(body, None)  # the socket's read timeout is the bound: no timer to arm
-            async with asyncio.timeout(max(command.timeout_s, 0.0)):
-                return await anext(body, None)
-        if isinstance(command, Decide):
-            return await self._decide(command.fn, *command.args)
-        if isinstance(command, Send):
-            upstream = await self._http.handle_async_request(command.request)
-            driver.opened.append(upstream)
-            return upstream
-        if isinstance(command, Sleep):
-            await asyncio.sleep(command.seconds)
-        else:
-            await command.upstream.aclose()
-        return None
 
     async def _finish(self, driver: _Driver) -> None:
         driver.flow.close()
