@@ -11,7 +11,7 @@ client-side CPU:
   ``whole_answer``: the SDK's response; usage accounting);
 - ``StreamMonitor.feed`` over the events of one benchmark stream (the per-event cost of streaming).
 
-It reaches into internals (``modelmesh.exchange``, ``RoutingRun``) on purpose; when they change, this
+It reaches into internals (``modelmesh.engine.exchange``, ``RoutingRun``) on purpose; when they change, this
 module is what to update.
 """
 
@@ -74,7 +74,7 @@ def whole_client(server: Server, n: int = 300) -> list[str]:
 
 
 def pipeline(server: Server, n: int = 3000) -> list[str]:
-    from modelmesh.exchange import checked_answer, provider_request, rate_limit_headers, whole_answer
+    from modelmesh.engine.exchange import checked_answer, provider_request, rate_limit_headers, whole_answer
 
     client = modelmesh.create(POOL, config=mesh_config(server))
     mesh = client.mesh
@@ -117,7 +117,7 @@ def pipeline(server: Server, n: int = 3000) -> list[str]:
 
 def stream_monitor(server: Server, n: int = 2000) -> list[str]:
     """What watching a passthrough stream costs: ``StreamMonitor.feed`` over one benchmark stream."""
-    from modelmesh.streaming import StreamMonitor
+    from modelmesh.engine.streaming import StreamMonitor
 
     events = stream_events()
 

@@ -31,7 +31,7 @@ _EXPORTS = {
     "ModelMeshError": "modelmesh.errors",
     "NoProvidersError": "modelmesh.errors",
     "UnknownNameError": "modelmesh.errors",
-    "StreamInterruptedError": "modelmesh.exchange",
+    "StreamInterruptedError": "modelmesh.engine.exchange",
     "ModelSpec": "modelmesh.types",
 }
 
@@ -65,8 +65,8 @@ if TYPE_CHECKING:
     )
     from modelmesh.client import AsyncMeshClient, MeshClient, create, create_async
     from modelmesh.config import MeshConfig
+    from modelmesh.engine.exchange import StreamInterruptedError
     from modelmesh.errors import ConfigError, ModelMeshError, NoProvidersError, UnknownNameError
-    from modelmesh.exchange import StreamInterruptedError
     from modelmesh.mesh import ModelMesh, PoolStatus
     from modelmesh.types import ModelSpec
 

@@ -2,7 +2,7 @@
 
 The flow yields a command and receives its result: ``Send`` -> the provider's ``httpx2.Response`` (head
 only), ``Read`` -> the next body chunk or ``None`` at the end, ``Sleep`` and ``Close`` -> ``None``,
-``Decide`` -> what the routing call returned (every call that may touch the state store is one). An
+``Decide`` -> what the routing call returned (a call that may touch a store doing blocking I/O). An
 exception raised while a driver carries out a command is thrown back into the flow at that ``yield``,
 where the failure boundary classifies it. ``Respond`` and ``RespondStream`` hand the caller's answer
 out; after a ``RespondStream`` the body follows as ``Emit`` commands and as the ``emit`` bytes that

@@ -36,7 +36,7 @@ from modelmesh.engine.commands import (
     Send,
     Sleep,
 )
-from modelmesh.exchange import (
+from modelmesh.engine.exchange import (
     StreamInterruptedError,
     answer_headers,
     checked_answer,
@@ -45,9 +45,9 @@ from modelmesh.exchange import (
     rate_limit_headers,
     whole_answer,
 )
-from modelmesh.relay import RelayCore, Segment, unfinished
+from modelmesh.engine.relay import RelayCore, Segment, unfinished
+from modelmesh.engine.streaming import StreamMonitor
 from modelmesh.routing.run import Attempt, Exhausted, RoutingRun, Wait
-from modelmesh.streaming import StreamMonitor
 from modelmesh.types import Endpoint
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ import httpx2
 
 from modelmesh.connectors.base import InboundRequest
 from modelmesh.dialects.base import COUNT_TOKENS, DialectError, dialect_for, in_dialect
-from modelmesh.exchange import inbound_request, local_error, requested_model
+from modelmesh.engine.exchange import inbound_request, local_error, requested_model
 from modelmesh.mesh.environment import MeshEnvironment
 from modelmesh.routing.pool import Pool
 from modelmesh.routing.run import RoutingRun

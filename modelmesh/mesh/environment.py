@@ -15,13 +15,13 @@ from collections.abc import Callable
 from typing import Any
 
 from modelmesh.connectors.base import Connector
+from modelmesh.engine.streaming import StreamMonitor
 from modelmesh.events import RequestEvent, StateEvent
 from modelmesh.quotas import QuotaBook
 from modelmesh.redaction import Redactor
 from modelmesh.routing.run import Attempt, Exhausted, Observer, RoutingRun
 from modelmesh.state.base import StateStore
 from modelmesh.state.memory import MemoryStateStore
-from modelmesh.streaming import StreamMonitor
 from modelmesh.types import ModelSpec, ProviderEndpoint
 from modelmesh.usage import UsageLedger, billable_amounts
 

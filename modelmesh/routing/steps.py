@@ -15,8 +15,8 @@ from modelmesh.state.base import StateStore
 from modelmesh.types import ModelSpec, ProviderEndpoint
 
 if TYPE_CHECKING:
+    from modelmesh.engine.streaming import StreamMonitor
     from modelmesh.routing.run import RoutingRun
-    from modelmesh.streaming import StreamMonitor
 
 
 class Observer(Protocol):

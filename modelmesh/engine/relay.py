@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import httpx2
 
 from modelmesh.connectors.base import Failure, FailureKind
-from modelmesh.exchange import StreamInterruptedError, mid_stream_failure
+from modelmesh.engine.exchange import StreamInterruptedError, mid_stream_failure
+from modelmesh.engine.streaming import DONE, StreamMonitor
 from modelmesh.routing.continuation import Stitcher, can_continue
 from modelmesh.routing.run import Attempt, RoutingRun
-from modelmesh.streaming import DONE, StreamMonitor
 
 
 @dataclass(slots=True)

@@ -17,7 +17,7 @@ from modelmesh.routing.run import Attempt, Exhausted, RoutingRun
 from modelmesh.types import Endpoint
 
 if TYPE_CHECKING:
-    from modelmesh.streaming import StreamMonitor
+    from modelmesh.engine.streaming import StreamMonitor
 
 # Hop-by-hop or length headers that no longer describe the body we hand the SDK.
 _DROP_HEADERS = frozenset(
