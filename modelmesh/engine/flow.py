@@ -45,7 +45,7 @@ from modelmesh.engine.exchange import (
     rate_limit_headers,
     whole_answer,
 )
-from modelmesh.engine.relay import RelayCore, Segment, unfinished
+from modelmesh.engine.relay import RelayCore, Segment, stitches, unfinished
 from modelmesh.engine.streaming import StreamMonitor
 from modelmesh.routing.run import Attempt, Exhausted, RoutingRun, Wait
 from modelmesh.types import Endpoint
@@ -139,7 +139,7 @@ def _read_body(run: RoutingRun, attempt: Attempt, upstream: httpx2.Response) -> 
 def _open_stream(run: RoutingRun, attempt: Attempt, upstream: httpx2.Response) -> Sub:
     """Read a stream until its first content (within the first-token timeout): the opened segment."""
     translator = attempt.connector.stream_translator(run.request, attempt.model)
-    monitor = StreamMonitor(translator, run.wants_usage)
+    monitor = StreamMonitor(translator, run.wants_usage, keep_payloads=stitches(run))
     first_by = min(attempt.started_at + attempt.first_token_s, attempt.deadline)
     prefix: list[bytes] = []
     while not (monitor.has_content or monitor.complete or monitor.error):

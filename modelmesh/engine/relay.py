@@ -37,18 +37,25 @@ def unfinished(monitor: StreamMonitor) -> Failure | None:
     return Failure(FailureKind.STREAM_BROKEN, mid_stream_failure(monitor))
 
 
+def stitches(run: RoutingRun) -> bool:
+    """The pool resumes interrupted answers, so its streams are stitched (one id, merged usage)."""
+    return run.pool.config.streaming.on_interrupt == "continue"
+
+
 class RelayCore:
     def __init__(self, run: RoutingRun, segment: Segment) -> None:
         self.run = run
         self.segment = segment
-        resumes = run.pool.config.streaming.on_interrupt == "continue"
-        self.stitcher = Stitcher(run.wants_usage) if resumes else None
+        self.stitcher = Stitcher(run.wants_usage) if stitches(run) else None
         self._original_body = run.request.body
         self._finished = False
         self._failure = Failure(FailureKind.STREAM_BROKEN, "the stream broke")
 
     def out(self, data: bytes) -> bytes:
-        return self.stitcher.events(data) if self.stitcher is not None and data else data
+        """What the caller gets for ``data``, the monitor's latest output (rewritten when stitching)."""
+        if self.stitcher is None or not data:
+            return data
+        return self.stitcher.chunks(self.segment.monitor.take_payloads())
 
     def tail(self) -> bytes:
         """What ends the caller's stream: merged usage (when stitching) and ``[DONE]`` unless relayed."""

@@ -19,8 +19,12 @@ DONE = b"data: [DONE]\n\n"
 
 
 class StreamMonitor:
-    def __init__(self, translator: StreamTranslator | None, wants_usage: bool = False) -> None:
+    def __init__(
+        self, translator: StreamTranslator | None, wants_usage: bool = False, keep_payloads: bool = False
+    ) -> None:
         self._translator = translator
+        # The parsed chunks of what ``feed`` returned, for a relay that rewrites them (``take_payloads``).
+        self._payloads: list[dict[str, Any] | None] | None = [] if keep_payloads else None
         self._buffer = b""
         self.wants_usage = wants_usage
         self.has_content = False
@@ -72,10 +76,18 @@ class StreamMonitor:
             return self._translated(name, data)
         return self._passthrough(data.encode(), raw + b"\n\n")
 
+    def take_payloads(self) -> list[dict[str, Any] | None]:
+        """The chunks behind everything ``feed`` returned since the last call (None for ``[DONE]``)."""
+        assert self._payloads is not None, "made with keep_payloads=True"
+        payloads, self._payloads = self._payloads, []
+        return payloads
+
     def _passthrough(self, data: bytes, event: bytes) -> bytes:
         """An OpenAI-format event: forwarded as it came (``event``), unless malformed or an error."""
         if data == b"[DONE]":
             self.done = True
+            if self._payloads is not None:
+                self._payloads.append(None)
             return DONE
         try:
             payload = parse_json(data)
@@ -86,7 +98,11 @@ class StreamMonitor:
             self.malformed += 1
             return b""
         self._observe(payload)
-        return b"" if self.error is not None else event
+        if self.error is not None:
+            return b""
+        if self._payloads is not None:
+            self._payloads.append(payload)
+        return event
 
     def _translated(self, name: str | None, data: str) -> bytes:
         assert self._translator is not None
@@ -102,6 +118,8 @@ class StreamMonitor:
         for payload in chunks:
             self._observe(payload)
             out.append(b"data: " + json.dumps(payload).encode() + b"\n\n")
+            if self._payloads is not None:
+                self._payloads.append(payload)
         if self._translator.finished and not self.done:
             self.finished = True
             self.progress += 1

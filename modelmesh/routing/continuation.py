@@ -11,6 +11,7 @@ usage chunk at the end that sums what every segment reported.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -35,7 +36,7 @@ def can_continue(body: dict[str, Any] | None, delivered: str, has_tool_calls: bo
 
 @dataclass(slots=True)
 class Stitcher:
-    """Keeps one chunk id across segments and merges usage; feed it whole SSE events (``data: ...``)."""
+    """Keeps one chunk id across segments and merges usage; feed it the chunks a monitor parsed."""
 
     wants_usage: bool
     chunk_id: str | None = None
@@ -53,14 +54,14 @@ class Stitcher:
     def text(self) -> str:
         return "".join(self.delivered)
 
-    def events(self, data: bytes) -> bytes:
-        """Rewrite a run of complete ``data:`` events (as ``StreamMonitor.feed`` returns them)."""
+    def chunks(self, payloads: Sequence[dict[str, Any] | None]) -> bytes:
+        """The stitched events for a run of chunks as ``StreamMonitor`` parsed them (None: ``[DONE]``,
+        which the relay sends itself at the end): each event is parsed once, by the monitor."""
         out: list[bytes] = []
-        for raw in data.split(b"\n\n"):
-            if raw.strip():
-                event = self._event(raw)
-                if event:
-                    out.append(event + b"\n\n")
+        for payload in payloads:
+            event = self._chunk(payload) if payload is not None else b""
+            if event:
+                out.append(event + b"\n\n")
         return b"".join(out)
 
     def final_usage_event(self) -> bytes:
@@ -78,19 +79,7 @@ class Stitcher:
         chunk.update(self._last_meta)
         return b"data: " + json.dumps(chunk).encode() + b"\n\n"
 
-    def _event(self, raw: bytes) -> bytes:
-        text = raw.decode("utf-8", "replace")
-        if not text.startswith("data:"):
-            return raw
-        data = text[5:].strip()
-        if data == "[DONE]":
-            return b""  # the driver ends the stitched stream itself
-        try:
-            chunk = json.loads(data)
-        except ValueError:
-            return b""
-        if not isinstance(chunk, dict):
-            return b""
+    def _chunk(self, chunk: dict[str, Any]) -> bytes:
         if self.chunk_id is None:
             self.chunk_id = chunk.get("id")
         elif "id" in chunk:

@@ -87,31 +87,16 @@ def test_a_cut_openai_stream_is_finished_by_a_claude_model_in_the_same_stream(pa
 
 
 def test_the_stitcher_keeps_one_id_and_merges_usage() -> None:
-    def event(payload: dict[str, Any]) -> bytes:
-        return b"data: " + json.dumps(payload).encode() + b"\n\n"
-
     def chunk(cid: str, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
         return {"id": cid, "model": "m", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
 
     stitcher = Stitcher(wants_usage=True)
-    out = stitcher.events(
-        event(chunk("a", {"role": "assistant", "content": ""})) + event(chunk("a", {"content": "Hi "}))
-    )
+    role = {"role": "assistant", "content": ""}
+    out = stitcher.chunks([chunk("a", role), chunk("a", {"content": "Hi "})])
     stitcher.next_segment()
-    out += stitcher.events(
-        event(chunk("b", {"role": "assistant", "content": ""})) + event(chunk("b", {"content": " there"}))
-    )
-    out += stitcher.events(
-        event(chunk("b", {}, "stop"))
-        + event(
-            {
-                "id": "b",
-                "choices": [],
-                "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6},
-            }
-        )
-        + b"data: [DONE]\n\n"
-    )
+    out += stitcher.chunks([chunk("b", dict(role)), chunk("b", {"content": " there"})])
+    usage = {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6}
+    out += stitcher.chunks([chunk("b", {}, "stop"), {"id": "b", "choices": [], "usage": usage}, None])
     out += stitcher.final_usage_event()
     payloads = [json.loads(line[6:]) for line in out.decode().split("\n\n") if line.startswith("data: {")]
     assert {p["id"] for p in payloads} == {"a"}
