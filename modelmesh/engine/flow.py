@@ -56,14 +56,14 @@ if TYPE_CHECKING:
 Sub = Generator[Command, Any, Any]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Whole:
     upstream: httpx2.Response
     content: bytes  # the caller's body, checked and translated
     usage: dict[str, Any] | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Binary:
     upstream: httpx2.Response
 
