@@ -59,10 +59,22 @@ class _Driver:
         self.opened: list[httpx2.Response] = []
         self.bodies: dict[int, Any] = {}  # id(response) -> its body iterator
 
+    def step(self, value: Any = None, error: BaseException | None = None) -> Any:
+        """The flow's next command, given the last one's outcome; None when the flow has finished."""
+        try:
+            return self.flow.throw(error) if error is not None else self.flow.send(value)
+        except StopIteration:
+            return None
+
     def response(self, command: Respond | RespondStream, stream: Any) -> httpx2.Response:
         if isinstance(command, Respond):
             return command.response
         return httpx2.Response(command.status, headers=command.headers, stream=stream)
+
+
+def _hands_out(command: Command) -> bool:
+    """The flow hands something to the caller: a response, body bytes, or bytes riding on a read."""
+    return bool(command.emit) if type(command) is Read else isinstance(command, _OUTPUT)
 
 
 class MeshTransport(httpx2.BaseTransport):
@@ -92,16 +104,10 @@ class MeshTransport(httpx2.BaseTransport):
 
     def _until_output(self, driver: _Driver, value: Any = None, error: BaseException | None = None) -> Any:
         """Carry out commands until the flow hands something out or ends (None)."""
-        flow = driver.flow
-        while True:
-            try:
-                command = flow.throw(error) if error is not None else flow.send(value)
-            except StopIteration:
-                return None
-            # What the flow hands to the caller: a response, body bytes, or bytes riding on a read.
-            if command.emit if type(command) is Read else isinstance(command, _OUTPUT):
-                return command
-            value, error = self._outcome(driver, command)
+        command = driver.step(value, error)
+        while command is not None and not _hands_out(command):
+            command = driver.step(*self._outcome(driver, command))
+        return command
 
     def _outcome(self, driver: _Driver, command: Command) -> Outcome:
         """Carry out one command: (its result, None), or (None, what it raised) for the flow to handle."""
@@ -201,15 +207,10 @@ class AsyncMeshTransport(httpx2.AsyncBaseTransport):
     async def _until_output(
         self, driver: _Driver, value: Any = None, error: BaseException | None = None
     ) -> Any:
-        flow = driver.flow
-        while True:
-            try:
-                command = flow.throw(error) if error is not None else flow.send(value)
-            except StopIteration:
-                return None
-            if command.emit if type(command) is Read else isinstance(command, _OUTPUT):
-                return command
-            value, error = await self._outcome(driver, command)
+        command = driver.step(value, error)
+        while command is not None and not _hands_out(command):
+            command = driver.step(*(await self._outcome(driver, command)))
+        return command
 
     async def _outcome(self, driver: _Driver, command: Command) -> Outcome:
         try:
