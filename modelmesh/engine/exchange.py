@@ -73,13 +73,15 @@ def header_dict(headers: httpx2.Headers) -> dict[str, str]:
     encoding for every name and value: for the SDK's ~17 headers that was ~8 µs per request.
     A repeated header keeps its last value (the request and answer headers read here are not lists).
     """
-    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in headers.raw}
+    encoding = headers.encoding  # what httpx2 would decode with (ascii, utf-8 or latin-1), found once
+    return {k.decode(encoding).lower(): v.decode(encoding) for k, v in headers.raw}
 
 
 def rate_limit_headers(response: httpx2.Response) -> dict[str, str]:
     """The provider's rate-limit headers (usually none), for the model's health record."""
+    encoding = response.headers.encoding
     return {
-        k.decode("latin-1").lower(): v.decode("latin-1")
+        k.decode(encoding).lower(): v.decode(encoding)
         for k, v in response.headers.raw
         if b"ratelimit" in k.lower()
     }

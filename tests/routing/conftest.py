@@ -53,6 +53,7 @@ class Env:
     store: MemoryStateStore = field(default_factory=MemoryStateStore)
     observer: RecordingObserver = field(default_factory=RecordingObserver)
     quotas: QuotaBook = field(default_factory=QuotaBook)
+    store_blocks: bool = False
 
     def connector_for(self, provider: str) -> OpenAIChatConnector:
         return OpenAIChatConnector()
