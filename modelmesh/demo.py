@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 import openai
 
 import modelmesh
-from modelmesh.cli import make_console, status_tables
 from modelmesh.providers import catalog
+from modelmesh.status_view import make_console, status_tables
 from modelmesh.testing import FakeProvider, Fault
 
 if TYPE_CHECKING:

@@ -1,6 +1,6 @@
 """Pool status on a terminal for ``modelmesh status`` and ``status --watch``.
 
-Owns the rendering (rich tables from ``modelmesh.cli.status_tables`` when rich is installed, plain text
+Owns the rendering (rich tables from ``modelmesh.status_view`` when rich is installed, plain text
 otherwise) and the refresh loop of ``--watch`` (a rich ``Live`` view, or plain frames). The numbers come
 from ``client.pool_status()`` and ``client.active_providers()``; it sends no requests and changes no
 state. It does not parse arguments: ``modelmesh.cli`` does.
@@ -12,6 +12,8 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import IO, TYPE_CHECKING, Any
+
+from modelmesh.status_view import make_console, status_tables
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -51,10 +53,8 @@ def plain_status(statuses: dict[str, PoolStatus], providers: Sequence[str] = ())
 def show_status(client: MeshClient, *, console: Console | None = None, out: IO[str] | None = None) -> None:
     """Print the status once: rich tables when rich is installed, plain text otherwise."""
     try:
-        from modelmesh.cli import make_console, status_tables
-
         console = console or make_console()
-    except (ImportError, SystemExit):  # make_console exits when rich is missing
+    except SystemExit:  # make_console exits when rich is missing
         print(plain_status(client.pool_status(), client.active_providers()), file=out or sys.stdout)
         return
     for table in status_tables(client.pool_status(), client.active_providers()):
@@ -74,8 +74,6 @@ def watch_status(
     try:
         from rich.console import Group
         from rich.live import Live
-
-        from modelmesh.cli import make_console, status_tables
     except ImportError:
         _watch_plain(client, interval_s, count, out or sys.stdout, sleep)
         return

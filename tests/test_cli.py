@@ -10,9 +10,10 @@ import pytest
 from rich.console import Console
 
 import modelmesh
-from modelmesh.cli import main, status_tables
+from modelmesh.cli import main
 from modelmesh.mesh import ModelStatus, PoolStatus
 from modelmesh.providers import catalog
+from modelmesh.status_view import status_tables
 
 
 @pytest.fixture

@@ -5,7 +5,8 @@ Owns the schema (pydantic models, ``extra="forbid"`` so typos fail), loading (a 
 tree, and secret resolution. Every failure is a ``ConfigError`` whose message starts with the dotted
 path of the bad field; pydantic's own errors never escape, because they echo input values (secrets):
 ``config_errors`` translates them and ``config_loading`` reads files. The reliability sections of a
-pool live in ``reliability_config`` and are re-exported here.
+pool live in ``reliability``, the ``models`` entries in ``models`` (so that the provider catalogue can
+read them without importing this module), both re-exported here.
 
 Secrets are resolved at load: ``from_file`` / ``from_dict`` / ``load`` return a config whose
 ``${secrets:NAME}`` references are replaced (pass ``resolve_secrets=False`` to only validate, then call
@@ -29,6 +30,10 @@ from modelmesh import registry
 from modelmesh.capabilities import CapabilityTree, default_tree, expand_capabilities
 from modelmesh.config.errors import at_path, combine, translate
 from modelmesh.config.loading import read_config_file
+from modelmesh.config.models import ConstraintsConfig as ConstraintsConfig
+from modelmesh.config.models import Feature as Feature
+from modelmesh.config.models import ModelConfig
+from modelmesh.config.models import PricingConfig as PricingConfig
 from modelmesh.config.reliability import (
     DeactivationConfig,
     QuotaConfig,
@@ -41,16 +46,16 @@ from modelmesh.config.reliability import (
 from modelmesh.config.secrets import (
     ChainSecretStore,
     MappingSecretStore,
-    SecretSafeModel,
     SecretStore,
     clean_credential,
     env_name,
     references,
     resolve_references,
 )
+from modelmesh.config.section import ConfigSection
 from modelmesh.errors import ConfigError, UnknownNameError
 from modelmesh.providers import catalog
-from modelmesh.types import FEATURES, check_base_url
+from modelmesh.types import check_base_url
 
 _DEFAULT_CONNECTOR = "openai.compatible.v1"
 
@@ -60,44 +65,33 @@ def _in(reg: registry.Registry[Any]) -> AfterValidator:
     return AfterValidator(lambda name: reg.canonical(name))
 
 
-def _feature(name: str) -> str:
-    if name not in FEATURES:
-        raise UnknownNameError("feature", name, FEATURES)
-    return name
-
-
 Strategy = Annotated[str, _in(registry.STRATEGIES)]
-Feature = Annotated[str, AfterValidator(_feature)]
 _CAMEL_KEYS = {"apiKey": "api_key", "baseUrl": "base_url"}  # the seed's TypeScript spelling
-
-
-class _Model(SecretSafeModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False)
 
 
 # -- schema ----------------------------------------------------------------------------------------
 
 
-class SecretsConfig(_Model):
+class SecretsConfig(ConfigSection):
     store: Annotated[str, _in(registry.SECRET_STORES)] = "modelmesh.env.v1"
     path: str | None = None  # the .env file of modelmesh.dotenv.v1
     values: dict[str, SecretStr] = {}  # inline secrets, looked up before the store
 
 
-class StorageConfig(_Model):
+class StorageConfig(ConfigSection):
     store: Annotated[str, _in(registry.STATE_STORES)] = "modelmesh.memory.v1"
     path: str | None = None
     url: SecretStr | None = None  # e.g. a redis URL, which may carry a password
     prefix: str = "modelmesh"
 
 
-class ObservabilityConfig(_Model):
+class ObservabilityConfig(ConfigSection):
     connector: Annotated[str, _in(registry.OBSERVABILITY)] = "modelmesh.null.v1"
     path: str | None = "modelmesh-events.jsonl"
     options: dict[str, Any] = {}
 
 
-class ProviderConfig(_Model):
+class ProviderConfig(ConfigSection):
     model_config = ConfigDict(extra="forbid", validate_default=True, arbitrary_types_allowed=True)
 
     # None is filled at MeshConfig level: the preset's connector, else openai.compatible.v1.
@@ -132,34 +126,13 @@ class ProviderConfig(_Model):
         return data
 
 
-class ConstraintsConfig(_Model):
-    context_window: int | None = Field(default=None, ge=1)
-    max_output_tokens: int | None = Field(default=None, ge=1)
-
-
-class PricingConfig(_Model):
-    input_per_1m: float | None = Field(default=None, ge=0)
-    output_per_1m: float | None = Field(default=None, ge=0)
-
-
-class ModelConfig(_Model):
-    provider: str
-    id: str | None = None  # filled at MeshConfig level: the key minus a leading "provider."
-    capabilities: list[str] = []
-    features: list[Feature] = []
-    delivery: list[Literal["sync", "streaming", "batch"]] = ["sync", "streaming"]
-    constraints: ConstraintsConfig = ConstraintsConfig()
-    pricing: PricingConfig = PricingConfig()
-    quota: list[QuotaLimit] = []  # reset calendar: its provider's quota.reset
-
-
-class SessionConfig(_Model):
+class SessionConfig(ConfigSection):
     mode: Literal["strict", "fallback"] = "fallback"
     ttl_s: float = Field(default=3600, gt=0)
     header: str = "x-session-id"
 
 
-class PoolConfig(_Model):
+class PoolConfig(ConfigSection):
     capability: str | None = None  # filled at MeshConfig level: the pool's name
     models: list[str] | None = None
     providers: list[str] | None = None
@@ -177,7 +150,7 @@ class PoolConfig(_Model):
     quota: list[QuotaLimit] = []  # the pool's own budget: when spent, requests fail with a clear 429
 
 
-class MeshConfig(_Model):
+class MeshConfig(ConfigSection):
     """The whole mesh configuration. Build it with ``load`` / ``from_file`` / ``from_dict``."""
 
     secrets: SecretsConfig = SecretsConfig()

@@ -10,21 +10,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from modelmesh.config.secrets import SecretSafeModel
+from modelmesh.config.section import ConfigSection
 
 QuotaWindow = Literal["minute", "hour", "day", "month"]
 # Where a window starts again: at the calendar boundary in UTC or US-Pacific time, or sliding (rolling).
 QuotaReset = Literal["utc-midnight", "us-pacific-midnight", "rolling"]
 
 
-class _Section(SecretSafeModel):
-    # inf and nan pass gt=0 checks yet break every timer and sleep they reach: numbers must be finite.
-    model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False)
-
-
-class QuotaLimit(_Section):
+class QuotaLimit(ConfigSection):
     """One cap: ``{requests: 1000, per: day}``, ``{tokens: 500000, per: day}``, ``{cost_usd: 5, per: month}``.
 
     ``per`` is the window; ``reset`` overrides the enclosing quota's calendar for this limit.
@@ -54,7 +49,7 @@ class QuotaLimit(_Section):
         return float(getattr(self, self.metric))
 
 
-class QuotaConfig(_Section):
+class QuotaConfig(ConfigSection):
     """``providers.<name>.quota``: provider-wide limits, per-model limits, the provider's reset calendar."""
 
     reset: QuotaReset = "utc-midnight"
@@ -62,7 +57,7 @@ class QuotaConfig(_Section):
     models: dict[str, list[QuotaLimit]] = {}  # by the provider's own model id
 
 
-class DeactivationConfig(_Section):
+class DeactivationConfig(ConfigSection):
     failure_threshold: int = Field(default=3, ge=1)
     error_rate: float | None = Field(default=None, ge=0, le=1)
     window: int = Field(default=20, ge=1)
@@ -70,12 +65,12 @@ class DeactivationConfig(_Section):
     model_statuses: list[int] = [404]
 
 
-class RecoveryConfig(_Section):
+class RecoveryConfig(ConfigSection):
     mode: Literal["cooldown", "manual"] = "cooldown"
     cooldown_s: float = Field(default=60, ge=0)
 
 
-class RetryConfig(_Section):
+class RetryConfig(ConfigSection):
     max_attempts: int = Field(default=2, ge=1)  # attempts per model per request
     backoff_base_s: float = Field(default=0.25, ge=0)
     backoff_max_s: float = Field(default=8, ge=0)
@@ -93,7 +88,7 @@ class RetryConfig(_Section):
         return self
 
 
-class TimeoutsConfig(_Section):
+class TimeoutsConfig(ConfigSection):
     connect_s: float = Field(default=10, gt=0)
     read_s: float = Field(default=60, gt=0)
     first_token_s: float = Field(default=30, gt=0)
@@ -101,7 +96,7 @@ class TimeoutsConfig(_Section):
     total_s: float = Field(default=120, gt=0)
 
 
-class StreamingConfig(_Section):
+class StreamingConfig(ConfigSection):
     """What happens when a stream breaks after content reached the caller."""
 
     # "error": raise StreamInterruptedError (with the partial text). "continue": resume the answer on a

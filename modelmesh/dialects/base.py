@@ -1,14 +1,14 @@
-"""What a client dialect is, the typed refusal for what it cannot express, and the path -> dialect table.
+"""What a client dialect is, the typed refusal for what it cannot express, and the SSE helpers dialects share.
 
 A dialect is created per request (it remembers the caller's body to echo its settings in the answer).
 It owns nothing of routing: the engine only calls it at the answer points. The OpenAI Chat Completions
-path has no dialect object at all (no extra work on the hot path).
+path has no dialect object at all (no extra work on the hot path). Which dialect a path speaks is
+``lookup``'s: this module imports no dialect.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any, Protocol
 
 import httpx2
@@ -109,29 +109,3 @@ def chat_events(chunk: bytes) -> list[dict[str, Any] | None]:
             if isinstance(payload, dict):
                 out.append(payload)
     return out
-
-
-def _responses() -> ClientDialect:
-    from modelmesh.dialects.responses import ResponsesDialect
-
-    return ResponsesDialect()
-
-
-def _messages() -> ClientDialect:
-    from modelmesh.dialects.messages import MessagesDialect
-
-    return MessagesDialect()
-
-
-# Path suffix -> dialect factory. Checked only for paths that are not OpenAI chat endpoints.
-DIALECTS: dict[str, Callable[[], ClientDialect]] = {"/responses": _responses, "/messages": _messages}
-COUNT_TOKENS = "/messages/count_tokens"
-
-
-def dialect_for(path: str) -> ClientDialect | None:
-    """A new dialect for the request path (``/v1/responses``, ``/v1/messages``), or None."""
-    path = path.rstrip("/")
-    for suffix, factory in DIALECTS.items():
-        if path.endswith(suffix):
-            return factory()
-    return None

@@ -3,7 +3,7 @@
 Owns the request translation (``input`` as text or items: messages with text and image parts,
 ``function_call`` / ``function_call_output``; ``instructions``, function tools, ``tool_choice``,
 ``text.format``, sampling and limits) and the ``Response`` object built from a whole ``chat.completion``
-or a finished stream (the streamed events are ``responses_stream``'s). Stateful features
+(the object itself is ``responses_object``'s, the streamed events ``responses_stream``'s). Stateful features
 (``previous_response_id``, ``store: true``, ``conversation``, ``background``) and built-in tools are
 refused with a 400 naming them: the mesh keeps no conversation state and routes to chat providers.
 Errors keep the OpenAI shape; a stream broken after content raises ``StreamInterruptedError`` (an
@@ -13,12 +13,11 @@ Errors keep the OpenAI shape; a stream broken after content raises ``StreamInter
 from __future__ import annotations
 
 import json
-import time
-import uuid
 from typing import Any
 
 from modelmesh.dialects.base import DialectError, DialectStream
-from modelmesh.dialects.responses_stream import ResponsesStream, call_item, message_item, new_id
+from modelmesh.dialects.responses_object import call_item, message_item, new_id, response_object
+from modelmesh.dialects.responses_stream import ResponsesStream
 
 # Settings that change nothing about the answer the mesh can give: accepted and not forwarded.
 _IGNORED = frozenset(
@@ -86,52 +85,16 @@ class ResponsesDialect:
                 )
             )
         reason = choice.get("finish_reason")
-        response = self.response(chat.get("id"), chat.get("model"), output, chat.get("usage"), reason)
+        response = response_object(
+            self.request, chat.get("id"), chat.get("model"), output, chat.get("usage"), reason
+        )
         return json.dumps(response).encode()
 
-    def response(
-        self, chat_id: Any, model: Any, output: list[dict[str, Any]], usage: Any, finish: Any
-    ) -> dict[str, Any]:
-        """The ``Response`` object, echoing the caller's settings as the Responses API does."""
-        body, incomplete = self.request, finish in ("length", "content_filter")
-        text = body.get("text") if isinstance(body.get("text"), dict) else {"format": {"type": "text"}}
-        return {
-            "id": f"resp_{str(chat_id or uuid.uuid4().hex).removeprefix('chatcmpl-')}",
-            "object": "response",
-            "created_at": int(time.time()),
-            "status": "incomplete" if incomplete else "completed",
-            "model": model,
-            "output": output,
-            "output_text": "".join(
-                part.get("text", "")
-                for item in output
-                if item["type"] == "message"
-                for part in item["content"]
-            ),
-            "usage": _usage(usage),
-            "error": None,
-            "incomplete_details": {"reason": _INCOMPLETE[finish]} if incomplete else None,
-            "instructions": body.get("instructions"),
-            "metadata": body.get("metadata") or {},
-            "max_output_tokens": body.get("max_output_tokens"),
-            "parallel_tool_calls": body.get("parallel_tool_calls", True),
-            "temperature": body.get("temperature"),
-            "top_p": body.get("top_p"),
-            "tool_choice": body.get("tool_choice", "auto"),
-            "tools": body.get("tools") or [],
-            "text": text,
-            "store": False,
-            "user": body.get("user"),
-        }
-
     def stream(self) -> DialectStream:
-        return ResponsesStream(self)
+        return ResponsesStream(self.request)
 
     def error(self, status: int, openai_error_body: bytes) -> tuple[int, bytes]:
         return status, openai_error_body  # the Responses API's errors are OpenAI's
-
-
-_INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
 
 
 def _refuse_stateful(body: dict[str, Any]) -> None:
@@ -251,17 +214,3 @@ def _format(fmt: Any) -> dict[str, Any] | None:
             schema["description"] = fmt["description"]
         return {"type": "json_schema", "json_schema": schema}
     raise DialectError(f"text.format {fmt['type']!r} is not supported through ModelMesh.", "text.format")
-
-
-def _usage(usage: Any) -> dict[str, Any]:
-    usage = usage if isinstance(usage, dict) else {}
-    prompt, completion = usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0
-    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
-    reasoning = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0
-    return {
-        "input_tokens": prompt,
-        "input_tokens_details": {"cached_tokens": cached},
-        "output_tokens": completion,
-        "output_tokens_details": {"reasoning_tokens": reasoning},
-        "total_tokens": usage.get("total_tokens") or prompt + completion,
-    }

@@ -3,54 +3,23 @@
 Owns the event sequence (``response.created``, ``response.in_progress``, ``response.output_item.added``,
 ``response.content_part.added``, ``response.output_text.delta``, ``response.function_call_arguments.delta``,
 the ``.done`` events, ``response.completed`` or ``response.incomplete``), each with its
-``sequence_number``, and the output items shared with the whole answer. The ``Response`` object itself is
-``responses.ResponsesDialect.response``'s; what a request may hold is ``responses``' too.
+``sequence_number``. The ``Response`` object and its output items are ``responses_object``'s, shared
+with the whole answer; what a request may hold is ``responses``'.
 """
 
 from __future__ import annotations
 
-import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from modelmesh.dialects.base import chat_events, sse
-
-if TYPE_CHECKING:
-    from modelmesh.dialects.responses import ResponsesDialect
-
-
-def new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:24]}"
-
-
-def message_item(
-    item_id: str, text: str, refusal: str | None = None, status: str = "completed"
-) -> dict[str, Any]:
-    part: dict[str, Any] = (
-        {"type": "refusal", "refusal": refusal}
-        if refusal and not text
-        else {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
-    )
-    return {"type": "message", "id": item_id, "status": status, "role": "assistant", "content": [part]}
-
-
-def call_item(
-    item_id: str, call_id: str, name: str, arguments: str, status: str = "completed"
-) -> dict[str, Any]:
-    return {
-        "type": "function_call",
-        "id": item_id,
-        "call_id": call_id,
-        "name": name,
-        "arguments": arguments,
-        "status": status,
-    }
+from modelmesh.dialects.responses_object import call_item, message_item, new_id, response_object
 
 
 class ResponsesStream:
     """Chat chunks -> ``response.*`` events; items open as their first delta arrives, close at the end."""
 
-    def __init__(self, dialect: ResponsesDialect) -> None:
-        self.dialect = dialect
+    def __init__(self, request: dict[str, Any]) -> None:
+        self.request = request  # the caller's body, echoed in every snapshot
         self.seq = 0
         self.started = False
         self.chat_id: Any = None
@@ -77,7 +46,7 @@ class ResponsesStream:
 
     def _snapshot(self, status: str) -> dict[str, Any]:
         output = [self._item(item) for item in self.items] if status != "in_progress" else []
-        response = self.dialect.response(self.chat_id, self.model, output, self.usage, self.finish)
+        response = response_object(self.request, self.chat_id, self.model, output, self.usage, self.finish)
         if status == "in_progress":
             response.update(status="in_progress", usage=None, incomplete_details=None)
         return response

@@ -11,7 +11,8 @@ import openai
 
 from modelmesh.connectors.base import ConnectorError, Failure, FailureKind, InboundRequest
 from modelmesh.connectors.openai_chat import endpoint_of
-from modelmesh.dialects.base import DialectError, dialect_for
+from modelmesh.dialects.base import DialectError
+from modelmesh.dialects.lookup import dialect_for
 from modelmesh.engine.payloads import parse_json
 from modelmesh.routing.run import Attempt, Exhausted, RoutingRun
 from modelmesh.types import Endpoint

@@ -14,7 +14,8 @@ from typing import Any
 import httpx2
 
 from modelmesh.connectors.base import InboundRequest
-from modelmesh.dialects.base import COUNT_TOKENS, DialectError, dialect_for, in_dialect
+from modelmesh.dialects.base import DialectError, in_dialect
+from modelmesh.dialects.lookup import COUNT_TOKENS, dialect_for
 from modelmesh.engine.exchange import inbound_request, local_error, requested_model
 from modelmesh.mesh.environment import MeshEnvironment
 from modelmesh.routing.pool import Pool

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import httpx2
 
-from modelmesh.dialects.base import COUNT_TOKENS
+from modelmesh.dialects.lookup import COUNT_TOKENS
 from modelmesh.serve import health
 from modelmesh.serve.auth import KEY_IN_URL, UNAUTHORIZED, is_authorized, key_in_query
 from modelmesh.serve.edge import ASGIApp, Edge, Message, Receive, Send

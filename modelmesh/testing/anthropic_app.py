@@ -15,10 +15,10 @@ from starlette.datastructures import Headers
 from starlette.routing import Route
 
 from modelmesh.testing import anthropic_wire as wire
-from modelmesh.testing.app import Dialect, Endpoint, Payload, ProviderContext
 from modelmesh.testing.conversation import read_conversation
 from modelmesh.testing.delivery import Outcome
 from modelmesh.testing.faults import Fault
+from modelmesh.testing.pipeline import Dialect, Endpoint, Payload, ProviderContext
 
 
 def _request_id(number: int) -> str:

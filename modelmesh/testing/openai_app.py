@@ -20,10 +20,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from modelmesh.testing import openai_wire as wire
-from modelmesh.testing.app import Dialect, Endpoint, Payload, ProviderContext
 from modelmesh.testing.conversation import read_conversation
 from modelmesh.testing.delivery import Outcome
 from modelmesh.testing.faults import Fault
+from modelmesh.testing.pipeline import Dialect, Endpoint, Payload, ProviderContext
 
 CREATED = 1_700_000_000
 EMBEDDING_DIMENSIONS = 8

@@ -1,8 +1,8 @@
 """``FakeProvider``: a local server speaking a provider's real wire format, with scripted faults.
 
 The object users hold. It owns the provider's identity (name, models, key, dialect), its records
-(every request received) and its fault schedule, and starts/stops its server. The server side lives in
-``app`` / ``openai_app`` / ``anthropic_app`` / ``delivery`` / ``hosting``, all imported lazily by
+(every request received) and its fault schedule, and starts/stops its server. The server side lives
+in ``app`` / ``pipeline`` / ``openai_app`` / ``anthropic_app`` / ``delivery`` / ``hosting``, imported only by
 :meth:`FakeProvider.start`, so ``import modelmesh.testing`` stays free of Starlette and uvicorn.
 """
 

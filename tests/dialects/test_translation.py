@@ -9,7 +9,8 @@ import httpx2
 import pytest
 
 from modelmesh import create
-from modelmesh.dialects.base import DialectError, chat_events, dialect_for
+from modelmesh.dialects.base import DialectError, chat_events
+from modelmesh.dialects.lookup import dialect_for
 from modelmesh.dialects.messages import MessagesDialect, count_tokens
 from modelmesh.dialects.responses import ResponsesDialect
 from modelmesh.testing import FakeProvider

@@ -15,13 +15,13 @@ from rich.console import Console
 
 import modelmesh
 from modelmesh.cdk import QuickProvider
-from modelmesh.cli import status_tables
 from modelmesh.config import MeshConfig
 from modelmesh.errors import ConfigError
 from modelmesh.mesh import ModelStatus, PoolStatus
 from modelmesh.observability.console import ConsoleObserver
 from modelmesh.observability.jsonl import FileObserver
 from modelmesh.state.sqlite import SQLiteStateStore
+from modelmesh.status_view import status_tables
 from modelmesh.types import ProviderEndpoint
 
 KEY = "sk-CANARY-pickle-88c1"

@@ -30,10 +30,10 @@ from rich.console import Console
 
 import modelmesh
 from modelmesh.cdk import QuickProvider
-from modelmesh.cli import status_tables
 from modelmesh.client import MeshClient
 from modelmesh.config import MeshConfig
 from modelmesh.redaction import encodings
+from modelmesh.status_view import status_tables
 from modelmesh.testing import FakeProvider, Fault
 from tests.state.conftest import RedisServer
 

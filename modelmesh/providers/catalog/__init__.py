@@ -23,7 +23,7 @@ from modelmesh.errors import ConfigError, UnknownNameError
 from modelmesh.types import DELIVERY_MODES, FEATURES, ModelSpec
 
 if TYPE_CHECKING:
-    from modelmesh.config import ModelConfig
+    from modelmesh.config.models import ModelConfig
 
 __all__ = ["ProviderPreset", "default_models", "find_model", "model_spec_from_config", "preset", "presets"]
 
