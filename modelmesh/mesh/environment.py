@@ -1,7 +1,7 @@
 """``MeshEnvironment``: what a routing run works in — providers and their connectors, the state store, the
 clock and RNG, observability, quotas, redaction — and where its outcomes are accounted, once.
 
-It implements ``routing.steps.RoutingEnv``. Accounting happens here and only here: a whole answer, a
+It implements ``routing.run.RoutingEnv``. Accounting happens here and only here: a whole answer, a
 stream's end (complete, or interrupted and not billed), a failure, a cancellation — each updates the usage
 ledger and quota counters and emits one typed ``request`` event. Deliberately not here: turning SDK
 requests into runs (``mesh.entry``) and what users call on ``client.mesh`` (``mesh.ModelMesh``).
@@ -15,11 +15,10 @@ from collections.abc import Callable
 from typing import Any
 
 from modelmesh.connectors.base import Connector
-from modelmesh.engine.streaming import StreamMonitor
 from modelmesh.events import RequestEvent, StateEvent
 from modelmesh.quotas import QuotaBook
 from modelmesh.redaction import Redactor
-from modelmesh.routing.run import Attempt, Exhausted, Observer, RoutingRun
+from modelmesh.routing.run import Attempt, Exhausted, Observer, RoutingRun, StreamOutcome
 from modelmesh.state.base import StateStore
 from modelmesh.state.memory import MemoryStateStore
 from modelmesh.types import ModelSpec, ProviderEndpoint
@@ -73,7 +72,7 @@ class MeshEnvironment:
                 self.observer.emit(StateEvent(degraded=degraded, store=repr(self.store)))
 
     def stream_finished(
-        self, run: RoutingRun, attempt: Attempt, monitor: StreamMonitor, usage: dict[str, Any] | None = None
+        self, run: RoutingRun, attempt: Attempt, monitor: StreamOutcome, usage: dict[str, Any] | None = None
     ) -> None:
         """A stream ended: complete (billed), or interrupted (reported, not billed: the answer is not whole).
 

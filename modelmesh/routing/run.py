@@ -9,13 +9,24 @@ the same model, failover, deactivation, provider suspicion, panic mode, the over
 
 from __future__ import annotations
 
-__all__ = ["Attempt", "AttemptRecord", "Exhausted", "Observer", "RoutingEnv", "RoutingRun", "Wait"]
+__all__ = [
+    "Attempt",
+    "AttemptRecord",
+    "Exhausted",
+    "Observer",
+    "RoutingEnv",
+    "RoutingRun",
+    "StreamOutcome",
+    "Wait",
+]
 
-from collections.abc import Mapping
+import random
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from modelmesh.connectors.base import Failure, FailureKind, InboundRequest
+from modelmesh.connectors.base import Connector, Failure, FailureKind, InboundRequest
 from modelmesh.events import (
     AttemptEvent,
     ContinuationEvent,
@@ -29,6 +40,7 @@ from modelmesh.events import (
     SuspicionEvent,
     new_request_id,
 )
+from modelmesh.quotas import QuotaBook
 from modelmesh.routing import health
 from modelmesh.routing.availability import availability
 from modelmesh.routing.continuation import PREFILL, continuation_request
@@ -36,9 +48,39 @@ from modelmesh.routing.failures import deadline_failure, no_model_failure, with_
 from modelmesh.routing.pool import ModelStates, Pool, SelectionContext
 from modelmesh.routing.requirements import Requirements, requirements_of
 from modelmesh.routing.retry import backoff_s
-from modelmesh.routing.steps import Attempt, AttemptRecord, Exhausted, Observer, RoutingEnv, Wait
-from modelmesh.state.base import read_snapshot
-from modelmesh.types import ModelSpec
+from modelmesh.routing.steps import Attempt, AttemptRecord, Exhausted, Observer, StreamOutcome, Wait
+from modelmesh.state.base import StateStore, read_snapshot
+from modelmesh.types import ModelSpec, ProviderEndpoint
+
+
+class RoutingEnv(Protocol):
+    """What a run needs from the mesh around it."""
+
+    store: StateStore
+    providers: dict[str, ProviderEndpoint]
+    observer: Observer
+    clock: Callable[[], float]
+    rng: random.Random
+    quotas: QuotaBook
+    store_blocks: bool  # the store does blocking I/O (SQLite, Redis): async drivers call it off the loop
+
+    def connector_for(self, provider: str) -> Connector: ...
+
+    def redact(self, data: bytes) -> bytes: ...
+
+    def request_finished(
+        self, run: RoutingRun, attempt: Attempt, body: bytes, usage: dict[str, Any] | None = None
+    ) -> None:
+        """A whole answer reached the caller."""
+        ...
+
+    def stream_finished(
+        self, run: RoutingRun, attempt: Attempt, monitor: StreamOutcome, usage: dict[str, Any] | None = None
+    ) -> None: ...
+
+    def request_failed(self, run: RoutingRun, step: Exhausted) -> None: ...
+
+    def request_cancelled(self, run: RoutingRun) -> None: ...
 
 
 @dataclass(slots=True)

@@ -1,22 +1,26 @@
-"""The vocabulary of a routing run: the steps it hands its driver, the records it keeps, and the
-environment it needs from the mesh. Plain types only; the decisions live in ``modelmesh.routing.run``.
+"""The vocabulary of a routing run: the steps it hands its driver, the records it keeps, what it reports
+to observers and what it reads of a finished stream. Plain types only; the decisions, and the environment
+a run needs from the mesh (``RoutingEnv``), live in ``modelmesh.routing.run``.
 """
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from modelmesh.connectors.base import Connector, FailureKind, OutboundRequest
-from modelmesh.quotas import QuotaBook
-from modelmesh.state.base import StateStore
 from modelmesh.types import ModelSpec, ProviderEndpoint
 
-if TYPE_CHECKING:
-    from modelmesh.engine.streaming import StreamMonitor
-    from modelmesh.routing.run import RoutingRun
+
+class StreamOutcome(Protocol):
+    """What accounting reads of a finished stream (``engine.streaming.StreamMonitor`` provides it)."""
+
+    finished: bool
+    done: bool
+    usage: dict[str, Any] | None
+
+    def partial_text(self) -> str: ...
 
 
 class Observer(Protocol):
@@ -25,36 +29,6 @@ class Observer(Protocol):
     def emit(self, event: Mapping[str, Any]) -> None:
         """``event`` is a ``modelmesh.events.Event``: typed, and readable as a mapping."""
         ...
-
-
-class RoutingEnv(Protocol):
-    """What a run needs from the mesh around it."""
-
-    store: StateStore
-    providers: dict[str, ProviderEndpoint]
-    observer: Observer
-    clock: Callable[[], float]
-    rng: random.Random
-    quotas: QuotaBook
-    store_blocks: bool  # the store does blocking I/O (SQLite, Redis): async drivers call it off the loop
-
-    def connector_for(self, provider: str) -> Connector: ...
-
-    def redact(self, data: bytes) -> bytes: ...
-
-    def request_finished(
-        self, run: RoutingRun, attempt: Attempt, body: bytes, usage: dict[str, Any] | None = None
-    ) -> None:
-        """A whole answer reached the caller."""
-        ...
-
-    def stream_finished(
-        self, run: RoutingRun, attempt: Attempt, monitor: StreamMonitor, usage: dict[str, Any] | None = None
-    ) -> None: ...
-
-    def request_failed(self, run: RoutingRun, step: Exhausted) -> None: ...
-
-    def request_cancelled(self, run: RoutingRun) -> None: ...
 
 
 @dataclass(slots=True)
