@@ -128,7 +128,7 @@ def stream_monitor(server: Server, n: int = 2000) -> list[str]:
 
     per_stream = _interleaved_cpu_us({"watch": watch}, n)["watch"]
     return [
-        f"== StreamMonitor.feed (modelmesh/streaming.py) over one {len(events)}-event stream ==",
+        f"== StreamMonitor.feed (modelmesh/engine/streaming.py) over one {len(events)}-event stream ==",
         f"{per_stream:.0f} µs per stream, {per_stream / len(events):.1f} µs per event",
     ]
 

@@ -53,19 +53,21 @@ class UsageLedger:
         self.by_model: dict[str, UsageTotals] = {}
         self.by_provider: dict[str, UsageTotals] = {}
         self.by_pool: dict[str, UsageTotals] = {}
+        # (pool, model key) -> the three totals one request updates, found once per pair.
+        self._rows: dict[tuple[str, str], tuple[UsageTotals, UsageTotals, UsageTotals]] = {}
 
     def record(self, pool: str, model: ModelSpec, usage: dict[str, Any] | None) -> None:
         prompt, completion = token_counts(usage)
         cost = cost_usd(model, prompt, completion)
         with self._lock:
-            for table, key in (
-                (self.by_model, model.key),
-                (self.by_provider, model.provider),
-                (self.by_pool, pool),
-            ):
-                totals = table.get(key)
-                if totals is None:
-                    totals = table[key] = UsageTotals()
+            rows = self._rows.get((pool, model.key))
+            if rows is None:
+                rows = self._rows[(pool, model.key)] = (
+                    self.by_model.setdefault(model.key, UsageTotals()),
+                    self.by_provider.setdefault(model.provider, UsageTotals()),
+                    self.by_pool.setdefault(pool, UsageTotals()),
+                )
+            for totals in rows:
                 totals.requests += 1
                 totals.prompt_tokens += prompt
                 totals.completion_tokens += completion
