@@ -24,13 +24,12 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from modelmesh.serve.app import create_app
+from modelmesh.serve.protocols import HeaderDeadlineProtocol, default_protocol, header_deadline_protocol
 from modelmesh.serve.settings import DEFAULT_HOST, DEFAULT_PORT, ProxySettings, check_exposure, is_loopback
 from modelmesh.serve.workers import STARTUP_FAILURE, MeshSource, WorkerApp
 
 try:
-    import h11
     import uvicorn
-    from uvicorn.protocols.http.h11_impl import H11Protocol
     from uvicorn.supervisors.multiprocess import Multiprocess
 except ImportError as exc:  # pragma: no cover - uvicorn is the `serve` extra
     raise ImportError("modelmesh serve needs uvicorn: pip install 'modelmesh[serve]'") from exc
@@ -39,6 +38,7 @@ if TYPE_CHECKING:
     from modelmesh.mesh import ModelMesh
 
 logger = logging.getLogger("modelmesh.serve")
+__all__ = ["HeaderDeadlineProtocol", "header_deadline_protocol", "serve", "serve_workers"]
 
 
 def serve(
@@ -128,7 +128,7 @@ def server_config(app: Any, settings: ProxySettings, *, host: str, port: int, lo
         access_log=False,  # ours logs the path only (see Edge)
         timeout_keep_alive=settings.keep_alive_s,
         timeout_graceful_shutdown=math.ceil(settings.grace_s),
-        http=HeaderDeadlineProtocol,
+        http=default_protocol(),  # httptools when installed, else h11; loop "auto": uvloop when installed
     )
 
 
@@ -183,59 +183,6 @@ class DrainingServer(uvicorn.Server):
         else:
             print("modelmesh serve: stopping, finishing requests in flight", file=sys.stderr)
             self.should_exit = True
-
-
-class HeaderDeadlineProtocol(H11Protocol):
-    """uvicorn's h11 protocol with a deadline for each request's head (request line and headers)."""
-
-    _head_timer: asyncio.TimerHandle | None = None
-
-    @property
-    def head_timeout_s(self) -> float:
-        return float(getattr(self.config, "header_timeout_s", 10.0))
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._arm()
-
-    def handle_events(self) -> None:
-        super().handle_events()
-        if self.conn.their_state is not h11.IDLE:  # a request head has arrived
-            self._disarm()
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
-            self._arm()  # a keep-alive connection: the next head has the same deadline
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
-        super().connection_lost(exc)
-
-    def _arm(self) -> None:
-        self._disarm()
-        self._head_timer = self.loop.call_later(self.head_timeout_s, self._expired)
-
-    def _disarm(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
-
-    def _expired(self) -> None:
-        self._head_timer = None
-        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
-            self.transport.close()
-
-
-def header_deadline_protocol(timeout_s: float) -> type[asyncio.Protocol]:
-    """:class:`HeaderDeadlineProtocol` with a fixed deadline, for a plain ``uvicorn.Config``."""
-
-    class FixedDeadlineProtocol(HeaderDeadlineProtocol):
-        @property
-        def head_timeout_s(self) -> float:
-            return timeout_s
-
-    return FixedDeadlineProtocol
 
 
 def configure_access_log(style: str) -> None:
