@@ -1,219 +1,245 @@
-"""The proxy's connections to providers: httpcore2's pool over byte streams on plain asyncio protocols.
+"""The proxy's HTTP client to providers: httpx2's transport over a connection pool with O(1) bookkeeping.
 
 Owns :func:`upstream_transport` (what ``create_app`` hands ``AsyncMeshTransport`` as its ``http``) and
-the network backend under it. Why its own backend: each time httpcore2's pool adds or finishes a request
-it asks every idle connection whether the server closed it (``get_extra_info("is_readable")``), and the
-default anyio streams answer with a ``poll()`` syscall through anyio's typed attributes. At concurrency
-64 that scan was a third of a proxy worker's CPU (``python -m benchmarks.proxy_profile``). A protocol
-that keeps reading while idle already knows of a close from the event loop: the check is an attribute
-read. It deliberately keeps httpcore2's pool, HTTP/1.1 and TLS handling: only the byte streams change.
+:class:`UpstreamPool`, which stands in for httpcore2's pool under it. Why: httpcore2's pool re-examines
+every connection it holds each time a request starts or ends (closed? expired? idle? reserved?), so at
+concurrency 64 each request paid for ~64 connections twice, a quarter of a worker's CPU. This pool
+keeps a stack of idle connections per origin: a request takes the most recently used one (checking
+only that one), a finished answer puts it back. HTTP/1.1 only (the proxy never asks providers for
+HTTP/2), no proxies or Unix sockets (``AsyncMeshTransport`` builds its own transport with neither).
+It deliberately keeps httpcore2's HTTP/1.1 connections, so the wire handling is httpcore2's.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
+import contextlib
 import ssl
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import AsyncIterator
+from types import TracebackType
 from typing import Any
 
 import httpcore2
 import httpx2
 
-logger = logging.getLogger("modelmesh.serve")
-_PAUSE_AT = 256 * 1024  # bytes buffered before the socket stops being read (a client reading slowly)
-_HAPPY_EYEBALLS_S = 0.25  # RFC 8305's connection attempt delay, as anyio (httpcore2's default) uses
+from modelmesh.serve.upstream_io import UpstreamBackend
+
+Origin = Any  # httpcore2's Origin: not exported by httpcore2, and not hashable
+Key = tuple[bytes, bytes, int]  # an origin's scheme, host and port
 
 
-def upstream_transport(verify: ssl.SSLContext | None = None) -> httpx2.AsyncHTTPTransport:
-    """The transport ``AsyncMeshTransport`` would build itself (same limits and TLS), on this backend.
+def upstream_transport(
+    verify: ssl.SSLContext | None = None, limits: httpx2.Limits | None = None
+) -> httpx2.AsyncHTTPTransport:
+    """The transport ``AsyncMeshTransport`` would build itself (same limits and TLS), on this pool.
 
-    ``verify``: the TLS context (default: the mesh's shared one, the system's certificate authorities).
+    ``verify``: the TLS context (default: the mesh's shared one, the system's certificate authorities);
+    ``limits``: connections open and kept idle (default: the mesh's).
     """
     from modelmesh.engine.drivers import DEFAULT_LIMITS, shared_ssl_context
 
-    verify = verify or shared_ssl_context()
-    transport = httpx2.AsyncHTTPTransport(retries=0, verify=verify, limits=DEFAULT_LIMITS)
-    pool = getattr(transport, "_pool", None)
-    if isinstance(pool, httpcore2.AsyncConnectionPool) and hasattr(pool, "_network_backend"):
-        pool._network_backend = UpstreamBackend()  # httpx2 takes no backend: set before any connection
-    else:  # pragma: no cover - an httpx2 release that builds its pool differently
-        logger.warning(
-            "httpx2 %s: the proxy's upstream connections use httpcore2's default backend", httpx2.__version__
-        )
+    context, limits = verify or shared_ssl_context(), limits or DEFAULT_LIMITS
+    transport = httpx2.AsyncHTTPTransport(retries=0, verify=context, limits=limits)
+    # httpx2 takes no pool of one's own: it is swapped in before the transport sends anything.
+    transport._pool = UpstreamPool(  # type: ignore[assignment]
+        context,
+        max_connections=limits.max_connections,
+        max_idle=limits.max_keepalive_connections,
+        keepalive_expiry=limits.keepalive_expiry,
+    )
     return transport
 
 
-class UpstreamBackend(httpcore2.AsyncNetworkBackend):
-    """Opens TCP and Unix connections as asyncio protocols (works on uvloop too)."""
+class UpstreamPool:
+    """What httpx2's transport needs of httpcore2's pool: ``handle_async_request`` and ``aclose``."""
 
-    async def connect_tcp(
+    def __init__(
         self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore2.AsyncNetworkStream:
-        loop = asyncio.get_running_loop()
-        options: dict[str, Any] = {"local_addr": (local_address, 0) if local_address else None}
-        if isinstance(loop, asyncio.BaseEventLoop):  # uvloop tries addresses one after the other
-            options["happy_eyeballs_delay"] = _HAPPY_EYEBALLS_S
-        connecting = loop.create_connection(_Protocol, host, port, **options)
-        return await _connected(connecting, socket_options, timeout)
+        ssl_context: ssl.SSLContext,
+        *,
+        max_connections: int | None = None,
+        max_idle: int | None = None,
+        keepalive_expiry: float | None = None,
+        backend: httpcore2.AsyncNetworkBackend | None = None,
+    ) -> None:
+        self.ssl_context = ssl_context
+        self.ssl_context.set_alpn_protocols(["http/1.1"])  # as httpcore2 does when HTTP/2 is off
+        self.max_connections = max_connections if max_connections is not None else 1 << 30
+        self.max_idle = max_idle if max_idle is not None else self.max_connections
+        self.keepalive_expiry = keepalive_expiry
+        self.backend = backend or UpstreamBackend()
+        self.idle: dict[Key, list[httpcore2.AsyncHTTP11Connection]] = {}  # most recent last
+        self.idle_count = 0
+        self.connections: set[httpcore2.AsyncHTTP11Connection] = set()  # idle and busy
+        self.connections_open = 0  # counted against max_connections, including those still connecting
+        self.waiting: deque[asyncio.Future[None]] = deque()  # requests waiting for a connection slot
+        self.closed = False
 
-    async def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
-    ) -> httpcore2.AsyncNetworkStream:
-        loop = asyncio.get_running_loop()
-        return await _connected(loop.create_unix_connection(_Protocol, path), socket_options, timeout)
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-
-
-async def _connected(
-    connecting: Any, socket_options: Iterable[Any] | None, timeout: float | None = None
-) -> _Stream:
-    try:
-        async with asyncio.timeout(timeout):
-            transport, protocol = await connecting
-    except TimeoutError:
-        raise httpcore2.ConnectTimeout(f"no connection within {timeout} s") from None
-    except OSError as exc:
-        raise httpcore2.ConnectError(str(exc)) from exc
-    sock = transport.get_extra_info("socket")
-    for option in socket_options or ():
-        sock.setsockopt(*option)
-    return _Stream(transport, protocol)
-
-
-class _Protocol(asyncio.Protocol):
-    """Buffers what arrives, idle or not, so a server's close is known without asking the socket."""
-
-    def __init__(self) -> None:
-        self.buffer = bytearray()
-        self.transport: Any = None
-        self.closed = False  # end of stream or connection lost: nothing more will arrive
-        self.error: Exception | None = None
-        self.waiter: asyncio.Future[None] | None = None  # a read waiting for data
-        self.drained: asyncio.Future[None] | None = None  # a write waiting for the send buffer
-        self.reading_paused = False
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        if len(self.buffer) > _PAUSE_AT and not self.reading_paused:
-            self.reading_paused = True
-            self.transport.pause_reading()
-        _wake(self.waiter)
-
-    def eof_received(self) -> bool:
-        self.closed = True
-        _wake(self.waiter)
-        return False  # the transport closes itself
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed, self.error = True, exc
-        _wake(self.waiter)
-        _wake(self.drained)
-
-    def pause_writing(self) -> None:
-        self.drained = asyncio.get_running_loop().create_future()
-
-    def resume_writing(self) -> None:
-        _wake(self.drained)
-        self.drained = None
-
-
-def _wake(waiter: asyncio.Future[None] | None) -> None:
-    if waiter is not None and not waiter.done():
-        waiter.set_result(None)
-
-
-def _expire(waiter: asyncio.Future[None], error: Exception) -> None:
-    if not waiter.done():
-        waiter.set_exception(error)
-
-
-class _Stream(httpcore2.AsyncNetworkStream):
-    def __init__(self, transport: Any, protocol: _Protocol) -> None:
-        self.transport, self.protocol = transport, protocol
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        p = self.protocol
-        if not p.buffer and not p.closed:
-            p.waiter = waiter = asyncio.get_running_loop().create_future()
-            try:
-                await _wait(waiter, timeout, httpcore2.ReadTimeout(f"no data within {timeout} s"))
-            finally:
-                p.waiter = None
-        if p.buffer:
-            data = bytes(p.buffer[:max_bytes])
-            del p.buffer[:max_bytes]
-            if p.reading_paused and len(p.buffer) < _PAUSE_AT // 2 and not p.closed:
-                p.reading_paused = False
-                self.transport.resume_reading()
-            return data
-        if p.error is not None:
-            raise httpcore2.ReadError(str(p.error) or type(p.error).__name__)
-        return b""  # the server closed the connection: httpcore2 reads that as a disconnect
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        if not buffer:
-            return
-        if self.protocol.closed or self.transport.is_closing():
-            raise httpcore2.WriteError("the connection was closed")
-        self.transport.write(buffer)
-        drained = self.protocol.drained
-        if drained is not None:
-            await _wait(drained, timeout, httpcore2.WriteTimeout(f"could not send within {timeout} s"))
-            if self.protocol.closed:
-                raise httpcore2.WriteError("the connection was closed while sending")
-
-    async def aclose(self) -> None:
-        self.transport.close()
-
-    async def start_tls(
-        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
-    ) -> httpcore2.AsyncNetworkStream:
-        loop = asyncio.get_running_loop()
+    async def handle_async_request(self, request: httpcore2.Request) -> httpcore2.Response:
+        if request.url.scheme not in (b"http", b"https"):
+            scheme = request.url.scheme.decode("latin-1")
+            raise httpcore2.UnsupportedProtocol(
+                f"The proxy's upstream client speaks http and https, not {scheme!r}."
+            )
+        origin = request.url.origin
+        key = (origin.scheme, origin.host, origin.port)
+        connection = await self._connection(origin, key, request)
         try:
-            async with asyncio.timeout(timeout):
-                tls = await loop.start_tls(
-                    self.transport, self.protocol, ssl_context, server_hostname=server_hostname
-                )
-        except TimeoutError:
-            self.transport.close()
-            raise httpcore2.ConnectTimeout(f"no TLS handshake within {timeout} s") from None
-        except (OSError, ssl.SSLError) as exc:
-            self.transport.close()
-            raise httpcore2.ConnectError(str(exc)) from exc
-        if tls is None:  # pragma: no cover - the loop closed the connection during the handshake
-            raise httpcore2.ConnectError("the connection was closed during the TLS handshake")
-        self.protocol.transport = tls
-        return _Stream(tls, self.protocol)
+            response = await connection.handle_async_request(request)
+        except BaseException:
+            await self._release(connection, key)
+            raise
+        stream = _ReleasingStream(response.stream, self, connection, key)
+        return httpcore2.Response(
+            status=response.status, headers=response.headers, content=stream, extensions=response.extensions
+        )
 
-    def get_extra_info(self, info: str) -> Any:
-        if info == "is_readable":  # httpcore2: an idle connection the server closed (or wrote to)
-            return bool(self.protocol.buffer) or self.protocol.closed
-        extra = {"ssl_object": "ssl_object", "client_addr": "sockname", "server_addr": "peername"}
-        if info in extra:
-            return self.transport.get_extra_info(extra[info])
-        if info == "socket":
-            return self.transport.get_extra_info("socket")
+    async def _connection(
+        self, origin: Origin, key: Key, request: httpcore2.Request
+    ) -> httpcore2.AsyncHTTP11Connection:
+        """An idle connection to ``origin``, else a new one once fewer than ``max_connections`` are open."""
+        timeouts = request.extensions.get("timeout", {})
+        deadline = None
+        while True:
+            connection = await self._idle_connection(key)
+            if connection is not None:
+                return connection
+            if self.connections_open < self.max_connections or await self._evict_idle():
+                return await self._new_connection(origin, request, timeouts.get("connect"))
+            if deadline is None and timeouts.get("pool") is not None:
+                deadline = asyncio.get_running_loop().time() + timeouts["pool"]
+            await self._wait(deadline)  # a connection was closed or went idle: look again
+
+    async def _idle_connection(self, key: Key) -> httpcore2.AsyncHTTP11Connection | None:
+        """The most recently used idle connection to ``key`` still usable; stale ones are closed."""
+        stack = self.idle.get(key)
+        while stack:
+            connection = stack.pop()
+            self.idle_count -= 1
+            if connection.is_available() and not connection.has_expired():
+                return connection
+            await self._forget(connection)
         return None
 
+    async def _new_connection(
+        self, origin: Origin, request: httpcore2.Request, timeout: float | None
+    ) -> httpcore2.AsyncHTTP11Connection:
+        if self.closed:
+            raise RuntimeError("The proxy's upstream connection pool is closed.")
+        self.connections_open += 1
+        try:
+            stream = await self._connect(origin, request, timeout)
+        except BaseException:
+            self.connections_open -= 1
+            self._wake()
+            raise
+        connection = httpcore2.AsyncHTTP11Connection(
+            origin=origin, stream=stream, keepalive_expiry=self.keepalive_expiry
+        )
+        self.connections.add(connection)
+        return connection
 
-async def _wait(waiter: asyncio.Future[None], timeout: float | None, error: Exception) -> None:
-    """``waiter``, failed with ``error`` after ``timeout``: one timer, cheaper than ``asyncio.timeout``."""
-    if timeout is None:
-        await waiter
-        return
-    timer = asyncio.get_running_loop().call_later(timeout, _expire, waiter, error)
-    try:
-        await waiter
-    finally:
-        timer.cancel()
+    async def _wait(self, deadline: float | None) -> None:
+        waiter = asyncio.get_running_loop().create_future()
+        self.waiting.append(waiter)
+        try:
+            async with asyncio.timeout_at(deadline):
+                await waiter
+        except TimeoutError:
+            raise httpcore2.PoolTimeout("No upstream connection became free in time.") from None
+        finally:
+            with contextlib.suppress(ValueError):
+                self.waiting.remove(waiter)
+
+    async def _evict_idle(self) -> bool:
+        """Closes one idle connection (to any origin) to make room; False when none is idle."""
+        for stack in self.idle.values():
+            if stack:
+                self.idle_count -= 1
+                await self._forget(stack.pop(0))
+                return True
+        return False
+
+    async def _connect(self, origin: Origin, request: httpcore2.Request, timeout: float | None) -> Any:
+        host = origin.host.decode("ascii")
+        stream = await self.backend.connect_tcp(host, origin.port, timeout=timeout)
+        if origin.scheme == b"https":
+            sni = request.extensions.get("sni_hostname") or host
+            try:
+                stream = await stream.start_tls(self.ssl_context, server_hostname=sni, timeout=timeout)
+            except BaseException:
+                await stream.aclose()
+                raise
+        return stream
+
+    async def _release(self, connection: httpcore2.AsyncHTTP11Connection, key: Key) -> None:
+        """An answer ended: its connection goes back on the idle stack, or is closed."""
+        if self.closed or not connection.is_idle() or self.idle_count >= self.max_idle:
+            await self._forget(connection)
+            return
+        stack = self.idle.setdefault(key, [])
+        stack.append(connection)
+        self.idle_count += 1
+        if stack[0].has_expired():  # the oldest one: expired idle connections never pile up
+            self.idle_count -= 1
+            await self._forget(stack.pop(0))
+        self._wake()
+
+    async def _forget(self, connection: httpcore2.AsyncHTTP11Connection) -> None:
+        if connection in self.connections:
+            self.connections.discard(connection)
+            self.connections_open -= 1
+            self._wake()
+        await connection.aclose()
+
+    def _wake(self) -> None:
+        while self.waiting:
+            waiter = self.waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    async def aclose(self) -> None:
+        self.closed = True
+        self.idle.clear()
+        self.idle_count = 0
+        for connection in list(self.connections):
+            await self._forget(connection)
+
+    async def __aenter__(self) -> UpstreamPool:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc_value: BaseException | None = None,
+        traceback: TracebackType | None = None,
+    ) -> None:
+        await self.aclose()
+
+
+class _ReleasingStream:
+    """A response body that hands its connection back to the pool when closed."""
+
+    def __init__(
+        self,
+        stream: Any,
+        pool: UpstreamPool,
+        connection: httpcore2.AsyncHTTP11Connection,
+        key: Key,
+    ) -> None:
+        self.stream, self.pool, self.connection, self.key = stream, pool, connection, key
+        self.closed = False
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self.stream.__aiter__()
+
+    async def aclose(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            await self.stream.aclose()
+        finally:
+            await self.pool._release(self.connection, self.key)

@@ -1,4 +1,4 @@
-"""The proxy's upstream connections (``modelmesh.serve.upstream``): httpcore2's pool on asyncio protocols.
+"""The proxy's upstream client (``modelmesh.serve.upstream`` and ``upstream_io``): its pool and sockets.
 
 Each test runs a raw asyncio server on 127.0.0.1 that controls exactly when it answers and when it
 closes, on the standard event loop and on uvloop (what the proxy runs on when it is installed).
@@ -22,7 +22,7 @@ import pytest
 from modelmesh.builder import build_mesh
 from modelmesh.client import build_config
 from modelmesh.serve import create_app
-from modelmesh.serve.upstream import UpstreamBackend, upstream_transport
+from modelmesh.serve.upstream import UpstreamPool, upstream_transport
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -93,8 +93,7 @@ def test_the_proxy_hands_the_mesh_this_backend() -> None:
     mesh = build_mesh(build_config(["chat-completion"], config=config))
     try:
         app = create_app(mesh)
-        pool = app.state.transport._http._pool
-        assert isinstance(pool._network_backend, UpstreamBackend)
+        assert isinstance(app.state.transport._http._pool, UpstreamPool)
     finally:
         mesh.close()
 
@@ -228,5 +227,106 @@ def test_https_upstreams_are_verified_and_answered(
             async with httpx2.AsyncClient(transport=upstream_transport()) as client:  # the system's CAs
                 with pytest.raises(httpx2.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
                     await client.post(origin, content=b"x")
+
+    run(main())
+
+
+async def held_open(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Answers each request with a streamed body whose end comes only when the client sends more."""
+    while True:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nfirst\r\n")
+        await writer.drain()
+        await asyncio.sleep(0.3)
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+
+
+def test_at_the_connection_limit_a_request_waits_for_a_free_connection(
+    run: Callable[[Awaitable[Any]], Any],
+) -> None:
+    async def main() -> None:
+        limits = httpx2.Limits(max_connections=1, max_keepalive_connections=1)
+        async with server(echo_forever) as (origin, accepted):
+            async with httpx2.AsyncClient(transport=upstream_transport(limits=limits)) as client:
+                replies = await asyncio.gather(*(client.post(origin, content=b"%d" % n) for n in range(5)))
+            assert [r.content for r in replies] == [b"echo:%d" % n for n in range(5)]
+            assert len(accepted) == 1
+
+    run(main())
+
+
+def test_the_pool_timeout_ends_a_wait_for_a_connection(run: Callable[[Awaitable[Any]], Any]) -> None:
+    async def main() -> None:
+        limits = httpx2.Limits(max_connections=1)
+        async with server(held_open) as (origin, _):
+            transport = upstream_transport(limits=limits)
+            async with httpx2.AsyncClient(transport=transport, timeout=httpx2.Timeout(5, pool=0.1)) as client:
+                async with client.stream("POST", origin, content=b"x"):  # holds the only connection
+                    with pytest.raises(httpx2.PoolTimeout):
+                        await client.post(origin, content=b"y")
+                assert (await client.post(origin, content=b"z")).status_code == 200  # free again
+
+    run(main())
+
+
+def test_idle_connections_beyond_the_keep_alive_limit_are_closed(
+    run: Callable[[Awaitable[Any]], Any],
+) -> None:
+    async def main() -> None:
+        limits = httpx2.Limits(max_connections=10, max_keepalive_connections=1)
+        transport = upstream_transport(limits=limits)
+        async with server(held_open) as (origin, accepted), httpx2.AsyncClient(transport=transport) as client:
+            await asyncio.gather(*(client.post(origin, content=b"x") for _ in range(3)))
+            assert len(accepted) == 3
+            await asyncio.gather(*(client.post(origin, content=b"x") for _ in range(2)))
+            assert len(accepted) == 4  # one connection was kept, two were closed
+
+    run(main())
+
+
+def test_a_cancelled_request_frees_its_connection(run: Callable[[Awaitable[Any]], Any]) -> None:
+    """A client leaving cancels the mesh's run: its upstream connection must not stay taken."""
+    connections: list[int] = []
+
+    async def silent_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(1)
+        if len(connections) == 1:  # the first connection never answers
+            await read_request(reader)
+            await asyncio.sleep(5)
+        await echo_forever(reader, writer)
+
+    async def main() -> None:
+        limits = httpx2.Limits(max_connections=1)
+        async with server(silent_once) as (origin, _):
+            async with httpx2.AsyncClient(transport=upstream_transport(limits=limits)) as client:
+                stuck = asyncio.ensure_future(client.post(origin, content=b"x"))
+                await asyncio.sleep(0.1)
+                stuck.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await stuck
+                reply = await client.post(origin, content=b"after", timeout=httpx2.Timeout(2, pool=1))
+                assert reply.content == b"echo:after"
+            assert len(connections) == 2
+
+    run(main())
+
+
+def test_closing_the_transport_closes_its_connections(run: Callable[[Awaitable[Any]], Any]) -> None:
+    async def main() -> None:
+        closed = asyncio.Event()
+
+        async def watch(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            body = await read_request(reader)
+            writer.write(answer(body))
+            await writer.drain()
+            assert await reader.read() == b""  # the client closed its idle connection
+            closed.set()
+
+        async with server(watch) as (origin, _):
+            client = httpx2.AsyncClient(transport=upstream_transport())
+            await client.post(origin, content=b"x")
+            await client.aclose()
+            await asyncio.wait_for(closed.wait(), 2)
 
     run(main())
