@@ -19,6 +19,7 @@ from typing import Any
 import httpcore2
 
 _PAUSE_AT = 256 * 1024  # bytes buffered before the socket stops being read (a client reading slowly)
+_FLUSH_AT = 64 * 1024  # bytes of a request held back to be sent in one piece
 _HAPPY_EYEBALLS_S = 0.25  # RFC 8305's connection attempt delay, as anyio (httpcore2's default) uses
 
 
@@ -119,8 +120,14 @@ def _expire(waiter: asyncio.Future[None], error: Exception) -> None:
 class _Stream(httpcore2.AsyncNetworkStream):
     def __init__(self, transport: Any, protocol: _Protocol) -> None:
         self.transport, self.protocol = transport, protocol
+        # Writes wait here until a read (the answer is awaited) or _FLUSH_AT bytes: a request's head
+        # and body leave in one send, not two.
+        self.pending: list[bytes] = []
+        self.pending_size = 0
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        if self.pending:
+            self._flush()
         p = self.protocol
         if not p.buffer and not p.closed:
             p.waiter = waiter = asyncio.get_running_loop().create_future()
@@ -144,12 +151,22 @@ class _Stream(httpcore2.AsyncNetworkStream):
             return
         if self.protocol.closed or self.transport.is_closing():
             raise httpcore2.WriteError("the connection was closed")
-        self.transport.write(buffer)
+        self.pending.append(buffer)
+        self.pending_size += len(buffer)
+        if self.pending_size < _FLUSH_AT:
+            return
+        self._flush()
         drained = self.protocol.drained
         if drained is not None:
             await _wait(drained, timeout, httpcore2.WriteTimeout(f"could not send within {timeout} s"))
             if self.protocol.closed:
                 raise httpcore2.WriteError("the connection was closed while sending")
+
+    def _flush(self) -> None:
+        data = self.pending[0] if len(self.pending) == 1 else b"".join(self.pending)
+        self.pending, self.pending_size = [], 0
+        if not self.transport.is_closing():  # else the read that follows finds the connection closed
+            self.transport.write(data)
 
     async def aclose(self) -> None:
         self.transport.close()

@@ -330,3 +330,18 @@ def test_closing_the_transport_closes_its_connections(run: Callable[[Awaitable[A
             await asyncio.wait_for(closed.wait(), 2)
 
     run(main())
+
+
+def test_a_large_request_body_arrives_whole(run: Callable[[Awaitable[Any]], Any]) -> None:
+    big = bytes(range(256)) * 12 * 1024  # 3 MiB: sent in pieces, each waiting for the socket to drain
+
+    async def digest(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        body = await read_request(reader)
+        writer.write(answer(b"%d:%d" % (len(body), body == big)))
+        await writer.drain()
+
+    async def main() -> None:
+        async with server(digest) as (origin, _), httpx2.AsyncClient(transport=upstream_transport()) as client:
+            assert (await client.post(origin, content=big)).content == b"%d:1" % len(big)
+
+    run(main())
