@@ -341,7 +341,10 @@ def test_a_large_request_body_arrives_whole(run: Callable[[Awaitable[Any]], Any]
         await writer.drain()
 
     async def main() -> None:
-        async with server(digest) as (origin, _), httpx2.AsyncClient(transport=upstream_transport()) as client:
+        async with (
+            server(digest) as (origin, _),
+            httpx2.AsyncClient(transport=upstream_transport()) as client,
+        ):
             assert (await client.post(origin, content=big)).content == b"%d:1" % len(big)
 
     run(main())
