@@ -29,14 +29,16 @@ LAYERS = (
     ("HTTP server (uvicorn, h11/httptools)", ("uvicorn/", "h11/", "httptools", "modelmesh/serve/runner")),
     ("ASGI app (starlette, modelmesh/serve)", ("starlette/", "modelmesh/serve/", "prometheus_client/")),
     ("upstream client (httpx2, httpcore2, anyio)", ("httpx2/", "httpcore2/", "anyio/", "sniffio/")),
+    ("state store (sqlite)", ("modelmesh/state/", "sqlite3")),
     ("mesh (routing, exchange, engine)", ("modelmesh/",)),
     ("event loop (asyncio, uvloop, selectors)", ("asyncio/", "uvloop", "selectors", "select.")),
 )
 
 
-def profile(concurrency: int, seconds: float, top: int) -> str:
+def profile(concurrency: int, seconds: float, top: int, store: str = "memory") -> str:
     with serve("minimal") as upstream, tempfile.NamedTemporaryFile(suffix=".prof") as out:
-        with modelmesh_serve(upstream, launcher=("-m", "cProfile", "-o", out.name)) as (port, _):
+        launcher = ("-m", "cProfile", "-o", out.name)
+        with modelmesh_serve(upstream, store=store, launcher=launcher) as (port, _):
             path = "/v1/chat/completions"
             asyncio.run(closed_loop(port, path, concurrency, 0.5))  # warm-up: imports, connections
             latencies, errors, elapsed = asyncio.run(closed_loop(port, path, concurrency, seconds))
@@ -84,8 +86,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=64, help="closed-loop clients (default: 64)")
     parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds (default: 5)")
     parser.add_argument("--top", type=int, default=30, help="functions listed per ranking (default: 30)")
+    parser.add_argument(
+        "--store", choices=("memory", "sqlite"), default="memory", help="the state store (default: memory)"
+    )
     args = parser.parse_args(argv)
-    print(profile(args.concurrency, args.seconds, args.top))
+    print(profile(args.concurrency, args.seconds, args.top, args.store))
     return 0
 
 
