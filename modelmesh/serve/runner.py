@@ -91,10 +91,27 @@ def serve_workers(
     logger.info("%d workers on http://%s:%d/v1", workers, host, port)
     # The supervisor forwards SIGTERM/SIGINT to each worker as one SIGTERM; uvicorn's own worker server
     # then drains for --grace and runs the app's shutdown (which closes that worker's mesh).
-    supervisor = Multiprocess(config, sockets=[sock])
+    supervisor = WorkerSupervisor(config, sockets=[sock])
     supervisor.run()
     if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
         raise RuntimeError("a worker could not start (its error is logged above), so the proxy stopped")
+
+
+class WorkerSupervisor(Multiprocess):
+    """uvicorn's supervisor, but its workers start with SIGINT ignored (until their server is up).
+
+    A terminal's Ctrl-C reaches the whole process group: a worker still importing would die with a
+    KeyboardInterrupt traceback. An ignored signal is the one disposition a spawned process inherits
+    (handlers are reset by exec), and the worker's server installs its own handler once it runs; the
+    supervisor stops the workers with SIGTERM anyway. The parent ignores SIGINT only while it spawns.
+    """
+
+    def init_processes(self) -> None:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            super().init_processes()
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
