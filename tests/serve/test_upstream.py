@@ -11,7 +11,7 @@ import shutil
 import ssl
 import subprocess
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -346,5 +346,111 @@ def test_a_large_request_body_arrives_whole(run: Callable[[Awaitable[Any]], Any]
             httpx2.AsyncClient(transport=upstream_transport()) as client,
         ):
             assert (await client.post(origin, content=big)).content == b"%d:1" % len(big)
+
+    run(main())
+
+
+def replying(*replies: bytes, close: bool = False) -> Handler:
+    """A server answering successive requests on a connection with ``replies``, raw."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for reply in replies:
+            await read_request(reader)
+            writer.write(reply)
+            await writer.drain()
+        if not close:
+            await reader.read()
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        (b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n", b"abcde"),
+        (b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n", b""),
+        (b"HTTP/1.1 204 No Content\r\n\r\n", b""),
+        (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok", b"ok"),
+    ],
+)
+def test_answers_of_every_framing_are_read_and_the_connection_reused(
+    run: Callable[[Awaitable[Any]], Any], reply: bytes, expected: bytes
+) -> None:
+    async def main() -> None:
+        async with server(replying(reply, reply)) as (origin, accepted):
+            async with httpx2.AsyncClient(transport=upstream_transport()) as client:
+                for _ in range(2):
+                    assert (await client.post(origin, content=b"x")).content == expected
+            assert len(accepted) == 1
+
+    run(main())
+
+
+def test_an_answer_ended_by_the_close_of_the_connection(run: Callable[[Awaitable[Any]], Any]) -> None:
+    async def main() -> None:
+        reply = b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nuntil the end"
+        client = httpx2.AsyncClient(transport=upstream_transport())
+        async with server(replying(reply, close=True)) as (origin, _), client:
+            assert (await client.post(origin, content=b"x")).content == b"until the end"
+            assert (await client.post(origin, content=b"x")).content == b"until the end"  # a new one
+
+    run(main())
+
+
+@pytest.mark.parametrize(
+    ("reply", "error"),
+    [
+        (b"", httpx2.RemoteProtocolError),  # closed without an answer
+        (b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nshort", httpx2.RemoteProtocolError),
+        (b"NOT HTTP AT ALL\r\n\r\n", httpx2.RemoteProtocolError),
+    ],
+)
+def test_broken_answers_are_protocol_errors(
+    run: Callable[[Awaitable[Any]], Any], reply: bytes, error: type[Exception]
+) -> None:
+    async def main() -> None:
+        client = httpx2.AsyncClient(transport=upstream_transport())
+        async with server(replying(reply, close=True)) as (origin, _), client:
+            with pytest.raises(error):
+                await client.post(origin, content=b"x")
+
+    run(main())
+
+
+def test_a_head_answer_has_no_body_and_a_streamed_upload_is_chunked(
+    run: Callable[[Awaitable[Any]], Any],
+) -> None:
+    async def upload(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n")  # HEAD: the length, no body
+        head = await reader.readuntil(b"\r\n\r\n")
+        assert b"transfer-encoding: chunked" in head.lower()
+        body = await reader.readuntil(b"0\r\n\r\n")
+        writer.write(answer(body))
+        await writer.drain()
+        await reader.read()
+
+    async def parts() -> AsyncIterator[bytes]:
+        yield b"one"
+        yield b"two"
+
+    async def main() -> None:
+        async with server(upload) as (origin, accepted):
+            async with httpx2.AsyncClient(transport=upstream_transport()) as client:
+                head = await client.head(origin)
+                assert head.headers["content-length"] == "100" and head.content == b""
+                reply = await client.post(origin, content=parts())
+                assert reply.content == b"3\r\none\r\n3\r\ntwo\r\n0\r\n\r\n"
+            assert len(accepted) == 1
+
+    run(main())
+
+
+def test_header_values_cannot_inject_lines(run: Callable[[Awaitable[Any]], Any]) -> None:
+    async def main() -> None:
+        client = httpx2.AsyncClient(transport=upstream_transport())
+        async with server(echo_forever) as (origin, _), client:
+            with pytest.raises(httpx2.LocalProtocolError):
+                await client.post(origin, content=b"x", headers={"x-evil": "a\r\nx-injected: 1"})
 
     run(main())
