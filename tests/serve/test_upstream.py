@@ -21,7 +21,8 @@ import pytest
 
 from modelmesh.builder import build_mesh
 from modelmesh.client import build_config
-from modelmesh.serve import create_app
+from modelmesh.serve import create_app, upstream
+from modelmesh.serve.protocols import HTTPTOOLS
 from modelmesh.serve.upstream import UpstreamPool, upstream_transport
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -88,7 +89,7 @@ async def echo_forever(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
         await writer.drain()
 
 
-def test_the_proxy_hands_the_mesh_this_backend() -> None:
+def test_the_proxy_hands_the_mesh_this_pool_and_parser() -> None:
     config = {"providers": {"openai": {"api_key": "sk-x", "base_url": "http://127.0.0.1:9/v1"}}}
     mesh = build_mesh(build_config(["chat-completion"], config=config))
     try:
@@ -96,6 +97,8 @@ def test_the_proxy_hands_the_mesh_this_backend() -> None:
         assert isinstance(app.state.transport._http._pool, UpstreamPool)
     finally:
         mesh.close()
+    parser = "Http1Connection" if HTTPTOOLS else "AsyncHTTP11Connection"  # httptools' or h11's
+    assert upstream._CONNECTION.__name__ == parser
 
 
 def test_keep_alive_connections_are_reused(run: Callable[[Awaitable[Any]], Any]) -> None:
