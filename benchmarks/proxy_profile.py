@@ -26,9 +26,15 @@ from benchmarks.proxy import modelmesh_serve
 Key = tuple[str, int, str]
 # (layer, a substring of the file path): a function's own time is counted in the first layer it matches.
 LAYERS = (
-    ("HTTP server (uvicorn, h11/httptools)", ("uvicorn/", "h11/", "httptools", "modelmesh/serve/runner")),
+    (
+        "upstream client (modelmesh/serve/upstream*, httpx2, httpcore2)",
+        ("modelmesh/serve/upstream", "HttpResponseParser", "httpx2/", "httpcore2/", "anyio/", "sniffio/"),
+    ),
+    (
+        "HTTP server (uvicorn, httptools/h11, modelmesh/serve/protocols)",
+        ("uvicorn/", "h11/", "httptools", "modelmesh/serve/protocols", "modelmesh/serve/runner"),
+    ),
     ("ASGI app (starlette, modelmesh/serve)", ("starlette/", "modelmesh/serve/", "prometheus_client/")),
-    ("upstream client (httpx2, httpcore2, anyio)", ("httpx2/", "httpcore2/", "anyio/", "sniffio/")),
     ("state store (sqlite)", ("modelmesh/state/", "sqlite3")),
     ("mesh (routing, exchange, engine)", ("modelmesh/",)),
     ("event loop (asyncio, uvloop, selectors)", ("asyncio/", "uvloop", "selectors", "select.")),
