@@ -1,11 +1,13 @@
 """The proxy as an ASGI app: routes, the key guard, and the request path into ``AsyncMeshTransport``.
 
-Owns the order in which a request is handled (``Edge`` -> CORS -> router -> key guard -> concurrency
-limit -> body limit and timeout -> JSON checks -> pools -> the mesh -> relay) and turning an incoming
-request into the ``httpx2.Request`` the transport takes. It deliberately holds no routing: each request
-goes through ``AsyncMeshTransport.handle_async_request`` exactly as an in-process ``AsyncMeshClient``
-request does. What the transport raises instead of answering becomes an OpenAI-shaped error: a
-timeout 504, a connection failure 502. Settings live in ``settings``; the server in ``runner``.
+Owns the order in which a request is handled (``Edge`` -> CORS -> router, or ``ProxiedPath`` straight
+past it for proxied paths -> key guard -> concurrency limit -> body limit and timeout -> JSON checks ->
+pools -> the mesh, cancelled if the client leaves -> relay) and turning an incoming request into the
+``httpx2.Request`` the transport takes. It deliberately holds no routing: each request goes through
+``AsyncMeshTransport.handle_async_request`` exactly as an in-process ``AsyncMeshClient`` request does
+(over the proxy's own upstream client, ``upstream``). What the transport raises instead of answering
+becomes an OpenAI-shaped error: a timeout 504, a connection failure 502. Settings live in
+``settings``; the server in ``runner``.
 """
 
 from __future__ import annotations
@@ -334,8 +336,8 @@ def _url(url: str) -> httpx2.URL:
 async def _unless_client_leaves(run: asyncio.Future[httpx2.Response], receive: Receive) -> bool:
     """Waits for ``run`` while listening for the client leaving: False, ``run`` cancelled, when it left.
 
-    This task listens itself and ``run`` interrupts it when done: one task per request, where a second
-    task for the disconnect and an ``asyncio.wait`` over both cost a third of the app's own time.
+    This task listens itself and ``run`` interrupts it when done: one task per request instead of a
+    second one for the disconnect and an ``asyncio.wait`` over both (fewer objects and loop steps).
     """
     task = asyncio.current_task()
     assert task is not None

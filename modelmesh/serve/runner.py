@@ -1,12 +1,13 @@
 """Running the proxy under uvicorn: exposure check, slow-client timeouts, logging, and a graceful drain.
 
-Owns the server process side: refusing an unauthenticated non-loopback bind, a deadline for the request
-head (uvicorn has none: a client trickling header bytes would hold a connection forever), the access
-log (ours, path only: uvicorn's prints query strings), and SIGTERM/SIGINT handling that stops accepting,
-lets in-flight requests finish for ``grace_s`` and returns normally (exit 0, no re-raised signal, no
-traceback). With ``--workers N`` uvicorn's supervisor runs N worker processes on one socket, each
-building its own app and mesh (``workers.WorkerApp``) and draining on the SIGTERM the supervisor sends.
-It deliberately builds no app (``app.create_app`` does) and no mesh.
+Owns the server process side: refusing an unauthenticated non-loopback bind, the uvicorn settings (the
+HTTP protocol with a request-head deadline from ``protocols``: httptools when installed, else h11; uvloop
+when installed), the access log (ours, path only: uvicorn's prints query strings), and SIGTERM/SIGINT
+handling that stops accepting, lets in-flight requests finish for ``grace_s`` and returns normally (exit
+0, no re-raised signal, no traceback). With ``--workers N`` uvicorn's supervisor (``WorkerSupervisor``:
+workers start with SIGINT ignored) runs N worker processes on one socket, each building its own app and
+mesh (``workers.WorkerApp``) and draining on the SIGTERM the supervisor sends. It deliberately builds no
+app (``app.create_app`` does) and no mesh.
 """
 
 from __future__ import annotations
