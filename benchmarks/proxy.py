@@ -119,8 +119,13 @@ def measure(target: str, port: int, mode: str, load: int, seconds: float, pid: i
 
 
 @contextmanager
-def modelmesh_serve(upstream: Server, workers: int = 1, store: str = "memory") -> Iterator[tuple[int, int]]:
-    """``modelmesh serve`` over ``upstream`` in its own process(es): (port, pid of the parent)."""
+def modelmesh_serve(
+    upstream: Server, workers: int = 1, store: str = "memory", launcher: Sequence[str] = ()
+) -> Iterator[tuple[int, int]]:
+    """``modelmesh serve`` over ``upstream`` in its own process(es): (port, pid of the parent).
+
+    ``launcher``: arguments between the interpreter and ``-m modelmesh.cli`` (``-m cProfile -o FILE``).
+    """
     config: dict[str, object] = {
         "providers": {"openai": {"api_key": upstream.api_key, "base_url": upstream.base_url}},
         "pools": {"chat-completion": {"capability": "chat-completion", "models": [MODEL]}},
@@ -132,7 +137,17 @@ def modelmesh_serve(upstream: Server, workers: int = 1, store: str = "memory") -
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
             json.dump(config, file)
         port = _free_port()
-        argv = [sys.executable, "-m", "modelmesh.cli", "serve", "--config", file.name, "--port", str(port)]
+        argv = [
+            sys.executable,
+            *launcher,
+            "-m",
+            "modelmesh.cli",
+            "serve",
+            "--config",
+            file.name,
+            "--port",
+            str(port),
+        ]
         argv += ["--access-log", "off", "--max-concurrency", "4096", "--workers", str(workers)]
         env = {**os.environ, "MODELMESH_PROXY_KEY": KEY}
         with _process(argv, env, port, "/health/live", [file.name]) as pid:

@@ -1,6 +1,7 @@
 """``python -m benchmarks.proxy_stages``: where ``modelmesh serve``'s time goes, one layer at a time.
 
-Three ASGI apps run in turn under uvicorn (h11, one process each) against the same upstream and load
+Three ASGI apps run in turn under uvicorn (the proxy's HTTP protocol and event loop: httptools and uvloop
+when installed; one process each) against the same upstream and load
 as ``benchmarks.proxy``: ``echo`` answers ``{}`` itself (the HTTP server alone), ``transport`` hands each
 request to ``AsyncMeshTransport`` with no checks (the routing core and its upstream call), ``proxy`` is
 ``modelmesh.serve.create_app`` (the proxy edge on top). Then the transport alone, in-process, with no
@@ -44,9 +45,10 @@ def build(kind: str, upstream: str) -> Any:
 def _bare(mesh: Any, kind: str) -> Any:
     import httpx2
 
+    from modelmesh.serve.upstream import upstream_transport
     from modelmesh.transport import AsyncMeshTransport
 
-    transport = AsyncMeshTransport(mesh)
+    transport = AsyncMeshTransport(mesh, http=upstream_transport())
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -81,7 +83,10 @@ def main() -> int:
         import uvicorn
 
         kind, port, upstream = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-        uvicorn.run(build(kind, upstream), port=port, log_level="warning", access_log=False, http="h11")
+        from modelmesh.serve.protocols import default_protocol
+
+        app = build(kind, upstream)
+        uvicorn.run(app, port=port, log_level="warning", access_log=False, http=default_protocol())
         return 0
     results = []
     with serve("minimal") as upstream:
@@ -110,9 +115,10 @@ def in_process(upstream: str, *, profile: bool) -> None:
     import httpx2
 
     from benchmarks.load import BODY
+    from modelmesh.serve.upstream import upstream_transport
     from modelmesh.transport import AsyncMeshTransport
 
-    transport = AsyncMeshTransport(build("mesh", upstream))
+    transport = AsyncMeshTransport(build("mesh", upstream), http=upstream_transport())
 
     async def client(n: int) -> None:
         for _ in range(n):

@@ -1,11 +1,13 @@
 """The proxy as an ASGI app: routes, the key guard, and the request path into ``AsyncMeshTransport``.
 
-Owns the order in which a request is handled (``Edge`` -> CORS -> router -> key guard -> concurrency
-limit -> body limit and timeout -> JSON checks -> pools -> the mesh -> relay) and turning an incoming
-request into the ``httpx2.Request`` the transport takes. It deliberately holds no routing: each request
-goes through ``AsyncMeshTransport.handle_async_request`` exactly as an in-process ``AsyncMeshClient``
-request does. What the transport raises instead of answering becomes an OpenAI-shaped error: a
-timeout 504, a connection failure 502. Settings live in ``settings``; the server in ``runner``.
+Owns the order in which a request is handled (``Edge`` -> CORS -> router, or ``ProxiedPath`` straight
+past it for proxied paths -> key guard -> concurrency limit -> body limit and timeout -> JSON checks ->
+pools -> the mesh, cancelled if the client leaves -> relay) and turning an incoming request into the
+``httpx2.Request`` the transport takes. It deliberately holds no routing: each request goes through
+``AsyncMeshTransport.handle_async_request`` exactly as an in-process ``AsyncMeshClient`` request does
+(over the proxy's own upstream client, ``upstream``). What the transport raises instead of answering
+becomes an OpenAI-shaped error: a timeout 504, a connection failure 502. Settings live in
+``settings``; the server in ``runner``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from modelmesh.serve.relay import RelayResponse
 from modelmesh.serve.replies import RequestRefused, send_error, send_json
 from modelmesh.serve.settings import ProxySettings
 from modelmesh.serve.status_page import RecentFailovers, StatusData, StatusPage
+from modelmesh.serve.upstream import upstream_transport
 from modelmesh.transport import AsyncMeshTransport
 from modelmesh.types import Endpoint
 
@@ -71,10 +74,11 @@ def create_app(
     settings = settings or ProxySettings()
     if api_key is not None:
         settings = dataclasses.replace(settings, api_keys=(api_key, *settings.api_keys))
-    transport = AsyncMeshTransport(mesh)
+    transport = AsyncMeshTransport(mesh, http=upstream_transport())
     metrics = _metrics(mesh)
     keys = [key.encode() for key in settings.api_keys]
     recent = RecentFailovers()
+    proxied = Route("/{path:path}", KeyGuard(ProxyEndpoint(mesh, transport, settings), keys), methods=METHODS)
     routes = [
         Route("/health", health.summary_endpoint(mesh), methods=["GET"]),
         Route("/health/live", health.live, methods=["GET"]),
@@ -82,10 +86,11 @@ def create_app(
         Route("/metrics", KeyGuard(MetricsEndpoint(metrics), keys)),
         Route("/ui", StatusPage(), methods=["GET"]),
         Route("/ui/status.json", KeyGuard(StatusData(mesh, recent), keys), methods=["GET"]),
-        Route("/{path:path}", KeyGuard(ProxyEndpoint(mesh, transport, settings), keys), methods=METHODS),
+        proxied,
     ]
     middleware = [Middleware(Edge, metrics, settings.access_log, recent)]  # outermost: sees every answer
     middleware += _cors(settings.cors_origins)
+    middleware.append(Middleware(ProxiedPath, proxied, frozenset(r.path for r in routes if r is not proxied)))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -124,6 +129,27 @@ def _metrics(mesh: ModelMesh) -> ProxyMetrics | None:
         logger.warning("%s: /metrics is off", exc)
         return None
     return ProxyMetrics(mesh)
+
+
+class ProxiedPath:
+    """Hands a proxied request straight to the proxy route, past Starlette's exception middleware and
+    router: the router would pick that route anyway (every path but the named routes, in its methods).
+    Innermost of the middleware, so CORS and ``Edge`` still see it; anything else goes on to the router."""
+
+    def __init__(self, app: ASGIApp, proxied: Route, named: frozenset[str]) -> None:
+        self.app, self.named = app, named
+        self.proxied, self.methods = proxied.app, proxied.methods or set()
+
+    async def __call__(self, scope: Message, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] in self.methods
+            and scope["path"] not in self.named
+            and not scope.get("root_path")
+        ):
+            await self.proxied(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
 
 class KeyGuard:
@@ -222,8 +248,7 @@ class ProxyEndpoint:
 
             content_type = next((v for k, v in headers if k == b"content-type"), b"").decode("latin-1")
             require_pool(self.mesh, multipart_field(body, content_type, "model"))
-        gone = asyncio.ensure_future(_disconnect(receive))
-        answer = await self._answer(mesh_request(scope, body, as_json=json_body), gone)
+        answer = await self._answer(mesh_request(scope, body, as_json=json_body), receive)
         if answer is not None:
             relay = RelayResponse(
                 self.mesh,
@@ -232,19 +257,12 @@ class ProxyEndpoint:
                 send_timeout_s=s.send_timeout_s,
                 anthropic=is_anthropic_path(path),
             )
-            await relay(send, gone)
+            await relay(send, receive=receive)
 
-    async def _answer(self, request: httpx2.Request, gone: asyncio.Future[None]) -> httpx2.Response | None:
+    async def _answer(self, request: httpx2.Request, receive: Receive) -> httpx2.Response | None:
         """The mesh's answer; None when the client left first (the run is cancelled, upstream closed)."""
         run = asyncio.ensure_future(self.transport.handle_async_request(request))
-        try:
-            await asyncio.wait((run, gone), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            if not run.done():  # the client left, or this request is being cancelled (shutdown)
-                run.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await run
-        if run.cancelled():
+        if not await _unless_client_leaves(run, receive):
             return None
         try:
             return run.result()
@@ -252,9 +270,6 @@ class ProxyEndpoint:
             raise self._upstream_error(504, exc, "upstream_timeout") from None
         except httpx2.TransportError as exc:
             raise self._upstream_error(502, exc, "upstream_unavailable") from None
-        finally:
-            if run.exception() is not None:
-                gone.cancel()
 
     def _upstream_error(self, status: int, exc: Exception, code: str) -> RequestRefused:
         # Attempt summaries quote provider errors; remote clients must not see a provider key echoed back.
@@ -274,8 +289,7 @@ class ProxyEndpoint:
             require_pool(self.mesh, wanted)
         answer = await self.transport.handle_async_request(mesh_request(scope, b"", as_json=False))
         if wanted is not None or answer.status_code != 200:
-            gone: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            await RelayResponse(self.mesh, answer, redact_errors=False)(send, gone)
+            await RelayResponse(self.mesh, answer, redact_errors=False)(send)
             return
         real = None if self.settings.pools_only else await answer.aread()
         await send_json(send, 200, listing(self.mesh, real))
@@ -319,6 +333,43 @@ def _url(url: str) -> httpx2.URL:
     return parsed
 
 
-async def _disconnect(receive: Receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
+async def _unless_client_leaves(run: asyncio.Future[httpx2.Response], receive: Receive) -> bool:
+    """Waits for ``run`` while listening for the client leaving: False, ``run`` cancelled, when it left.
+
+    This task listens itself and ``run`` interrupts it when done: one task per request instead of a
+    second one for the disconnect and an ``asyncio.wait`` over both (fewer objects and loop steps).
+    """
+    task = asyncio.current_task()
+    assert task is not None
+    listening = True  # a done callback may still run after this returns (it was already scheduled)
+
+    def interrupt(_: object) -> None:
+        nonlocal listening
+        if listening:
+            listening = False
+            task.cancel()
+
+    run.add_done_callback(interrupt)
+    try:
+        while (await receive())["type"] != "http.disconnect":  # the body is read: only a disconnect comes
+            pass
+    except asyncio.CancelledError:
+        if not listening and task.uncancel() == 0:
+            return True  # interrupted by the answer (with a shutdown's cancel too, the count stays above 0)
+        await _abandon(run)
+        raise
+    finally:
+        listening = False
+        run.remove_done_callback(interrupt)
+    if run.done():
+        return True  # the answer came with the disconnect: relayed (uvicorn drops it), never left open
+    await _abandon(run)
+    return False
+
+
+async def _abandon(run: asyncio.Future[httpx2.Response]) -> None:
+    """Stops ``run`` (the upstream request is closed), or closes the answer it already has."""
+    run.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        answer = await run
+        await answer.aclose()

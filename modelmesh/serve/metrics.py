@@ -83,24 +83,45 @@ class ProxyMetrics:
         self.in_flight = Gauge("modelmesh_proxy_in_flight", "Requests being answered", registry=r)
         r.register(_PoolCollector(mesh))
         r.register(_UsageCollector(mesh))
-        self._series: dict[tuple[str, str, int], tuple[Any, ...]] = {}
+        self._series: dict[tuple[str, str, int], tuple[Any, ...]] = {}  # see _children
+        self._pools: dict[str, tuple[Any, Any]] = {}
 
     def observe(
         self, route: str, method: str, status: int, seconds: float, first_byte_s: float | None
     ) -> None:
-        self.requests.labels(route, method, str(status)).inc()
-        self.latency.labels(route).observe(seconds)
+        series = self._series.get((route, method, status))
+        if series is None:
+            series = self._series[route, method, status] = self._children(route, method, status)
+        requests, latency, first_byte, errors = series
+        requests.inc()
+        latency.observe(seconds)
         if first_byte_s is not None:
-            self.first_byte.labels(route).observe(first_byte_s)
+            first_byte.observe(first_byte_s)
+        if errors is not None:
+            errors.inc()
+
+    def _children(self, route: str, method: str, status: int) -> tuple[Any, ...]:
+        """The labelled series one kind of answer updates: ``labels()`` looks them up (and locks) per call.
+
+        Bounded: routes are a fixed list (``edge.route_of``), methods are uvicorn-validated tokens
+        that a client can vary only per request it sends, statuses are three digits.
+        """
         kind = error_class(status)
-        if kind is not None:
-            self.errors.labels(route, kind).inc()
+        return (
+            self.requests.labels(route, method, str(status)),
+            self.latency.labels(route),
+            self.first_byte.labels(route),
+            self.errors.labels(route, kind) if kind is not None else None,
+        )
 
     def routed(self, pool: str, attempts: str | None, failovers: str | None) -> None:
+        counters = self._pools.get(pool)
+        if counters is None:
+            counters = self._pools[pool] = (self.attempts.labels(pool), self.failovers.labels(pool))
         if attempts and attempts.isdigit():
-            self.attempts.labels(pool).inc(int(attempts))
+            counters[0].inc(int(attempts))
         if failovers and failovers.isdigit():
-            self.failovers.labels(pool).inc(int(failovers))
+            counters[1].inc(int(failovers))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -92,9 +92,14 @@ class RelayResponse:
         seconds = max(1, math.ceil(min(waits))) if waits else 1
         self.headers.append(("retry-after", str(seconds)))
 
-    async def __call__(self, send: Send, gone: asyncio.Future[None]) -> None:
+    async def __call__(
+        self, send: Send, gone: asyncio.Future[None] | None = None, *, receive: Receive | None = None
+    ) -> None:
+        """Relays the answer; ``gone`` (or a watcher of ``receive`` started for a stream) ends a stream
+        whose client left. Neither: the stream is relayed to its end."""
         if isinstance(self.answer.stream, httpx2.ByteStream):  # a whole body: nothing to watch
-            gone.cancel()
+            if gone is not None:
+                gone.cancel()
             body = await self.answer.aread()
             if self.redact_errors and self.is_exhausted:
                 text = self.mesh.redact(body)[:4096].decode("utf-8", "replace")
@@ -109,6 +114,8 @@ class RelayResponse:
             await self._start(send, [("content-length", str(len(body)))])
             await send({"type": "http.response.body", "body": body, "more_body": False})
             return
+        if gone is None:
+            gone = asyncio.ensure_future(disconnected(receive)) if receive else asyncio.Future()
         await self._start(send, [])
         pump = asyncio.ensure_future(self._pump(send))
         watchdog = _SendWatchdog(self, pump)
@@ -148,6 +155,12 @@ class RelayResponse:
             if aclose is not None:
                 await aclose()
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def disconnected(receive: Receive) -> None:
+    """Returns when the client has left (its request body already read)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 class _SendWatchdog:

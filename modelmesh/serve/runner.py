@@ -1,12 +1,13 @@
 """Running the proxy under uvicorn: exposure check, slow-client timeouts, logging, and a graceful drain.
 
-Owns the server process side: refusing an unauthenticated non-loopback bind, a deadline for the request
-head (uvicorn has none: a client trickling header bytes would hold a connection forever), the access
-log (ours, path only: uvicorn's prints query strings), and SIGTERM/SIGINT handling that stops accepting,
-lets in-flight requests finish for ``grace_s`` and returns normally (exit 0, no re-raised signal, no
-traceback). With ``--workers N`` uvicorn's supervisor runs N worker processes on one socket, each
-building its own app and mesh (``workers.WorkerApp``) and draining on the SIGTERM the supervisor sends.
-It deliberately builds no app (``app.create_app`` does) and no mesh.
+Owns the server process side: refusing an unauthenticated non-loopback bind, the uvicorn settings (the
+HTTP protocol with a request-head deadline from ``protocols``: httptools when installed, else h11; uvloop
+when installed), the access log (ours, path only: uvicorn's prints query strings), and SIGTERM/SIGINT
+handling that stops accepting, lets in-flight requests finish for ``grace_s`` and returns normally (exit
+0, no re-raised signal, no traceback). With ``--workers N`` uvicorn's supervisor (``WorkerSupervisor``:
+workers start with SIGINT ignored) runs N worker processes on one socket, each building its own app and
+mesh (``workers.WorkerApp``) and draining on the SIGTERM the supervisor sends. It deliberately builds no
+app (``app.create_app`` does) and no mesh.
 """
 
 from __future__ import annotations
@@ -24,13 +25,12 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from modelmesh.serve.app import create_app
+from modelmesh.serve.protocols import HeaderDeadlineProtocol, default_protocol, header_deadline_protocol
 from modelmesh.serve.settings import DEFAULT_HOST, DEFAULT_PORT, ProxySettings, check_exposure, is_loopback
 from modelmesh.serve.workers import STARTUP_FAILURE, MeshSource, WorkerApp
 
 try:
-    import h11
     import uvicorn
-    from uvicorn.protocols.http.h11_impl import H11Protocol
     from uvicorn.supervisors.multiprocess import Multiprocess
 except ImportError as exc:  # pragma: no cover - uvicorn is the `serve` extra
     raise ImportError("modelmesh serve needs uvicorn: pip install 'modelmesh[serve]'") from exc
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from modelmesh.mesh import ModelMesh
 
 logger = logging.getLogger("modelmesh.serve")
+__all__ = ["HeaderDeadlineProtocol", "header_deadline_protocol", "serve", "serve_workers"]
 
 
 def serve(
@@ -91,10 +92,27 @@ def serve_workers(
     logger.info("%d workers on http://%s:%d/v1", workers, host, port)
     # The supervisor forwards SIGTERM/SIGINT to each worker as one SIGTERM; uvicorn's own worker server
     # then drains for --grace and runs the app's shutdown (which closes that worker's mesh).
-    supervisor = Multiprocess(config, sockets=[sock])
+    supervisor = WorkerSupervisor(config, sockets=[sock])
     supervisor.run()
     if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
         raise RuntimeError("a worker could not start (its error is logged above), so the proxy stopped")
+
+
+class WorkerSupervisor(Multiprocess):
+    """uvicorn's supervisor, but its workers start with SIGINT ignored (until their server is up).
+
+    A terminal's Ctrl-C reaches the whole process group: a worker still importing would die with a
+    KeyboardInterrupt traceback. An ignored signal is the one disposition a spawned process inherits
+    (handlers are reset by exec), and the worker's server installs its own handler once it runs; the
+    supervisor stops the workers with SIGTERM anyway. The parent ignores SIGINT only while it spawns.
+    """
+
+    def init_processes(self) -> None:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            super().init_processes()
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
@@ -128,7 +146,7 @@ def server_config(app: Any, settings: ProxySettings, *, host: str, port: int, lo
         access_log=False,  # ours logs the path only (see Edge)
         timeout_keep_alive=settings.keep_alive_s,
         timeout_graceful_shutdown=math.ceil(settings.grace_s),
-        http=HeaderDeadlineProtocol,
+        http=default_protocol(),  # httptools when installed, else h11; loop "auto": uvloop when installed
     )
 
 
@@ -183,59 +201,6 @@ class DrainingServer(uvicorn.Server):
         else:
             print("modelmesh serve: stopping, finishing requests in flight", file=sys.stderr)
             self.should_exit = True
-
-
-class HeaderDeadlineProtocol(H11Protocol):
-    """uvicorn's h11 protocol with a deadline for each request's head (request line and headers)."""
-
-    _head_timer: asyncio.TimerHandle | None = None
-
-    @property
-    def head_timeout_s(self) -> float:
-        return float(getattr(self.config, "header_timeout_s", 10.0))
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._arm()
-
-    def handle_events(self) -> None:
-        super().handle_events()
-        if self.conn.their_state is not h11.IDLE:  # a request head has arrived
-            self._disarm()
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
-            self._arm()  # a keep-alive connection: the next head has the same deadline
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
-        super().connection_lost(exc)
-
-    def _arm(self) -> None:
-        self._disarm()
-        self._head_timer = self.loop.call_later(self.head_timeout_s, self._expired)
-
-    def _disarm(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
-
-    def _expired(self) -> None:
-        self._head_timer = None
-        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
-            self.transport.close()
-
-
-def header_deadline_protocol(timeout_s: float) -> type[asyncio.Protocol]:
-    """:class:`HeaderDeadlineProtocol` with a fixed deadline, for a plain ``uvicorn.Config``."""
-
-    class FixedDeadlineProtocol(HeaderDeadlineProtocol):
-        @property
-        def head_timeout_s(self) -> float:
-            return timeout_s
-
-    return FixedDeadlineProtocol
 
 
 def configure_access_log(style: str) -> None:

@@ -20,6 +20,7 @@ from modelmesh.builder import build_mesh
 from modelmesh.client import build_config
 from modelmesh.mesh import ModelMesh
 from modelmesh.serve import ProxySettings, create_app
+from modelmesh.serve.protocols import default_protocol
 from modelmesh.testing import FakeProvider
 
 HELLO = [{"role": "user", "content": "Hello!"}]
@@ -62,6 +63,7 @@ class ProxyServer(ServerThread):
 
     def __init__(self, mesh: ModelMesh, api_key: str | None, settings: ProxySettings, **options: Any) -> None:
         self.mesh = mesh
+        options.setdefault("http", default_protocol())  # the parser `modelmesh serve` runs on
         super().__init__(create_app(mesh, api_key=api_key, settings=settings), **options)
 
     @property

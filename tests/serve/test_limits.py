@@ -18,11 +18,16 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from modelmesh.serve.runner import header_deadline_protocol
+from modelmesh.serve.protocols import HTTPTOOLS, MAX_HEAD_BYTES, default_protocol, header_deadline_protocol
 from modelmesh.testing import FakeProvider, Fault
 from tests.serve.conftest import HELLO, Proxy, ProxyServer, ServerThread, access_lines, mesh_config
 
 CHAT = {"model": "chat-completion", "messages": HELLO}
+# The head deadline and size limit on both request parsers: httptools (the default once installed) and h11.
+PARSERS = [
+    pytest.param("httptools", marks=pytest.mark.skipif(not HTTPTOOLS, reason="httptools is not installed")),
+    "h11",
+]
 
 
 def connect(server: ProxyServer) -> socket.socket:
@@ -108,8 +113,9 @@ def test_a_slow_body_gets_a_408(proxy: Proxy) -> None:
     assert time.monotonic() - started < 2.5
 
 
-def test_a_request_head_sent_byte_by_byte_is_cut_off(proxy: Proxy) -> None:
-    server = proxy(uvicorn={"http": header_deadline_protocol(1.0)})
+@pytest.mark.parametrize("parser", PARSERS)
+def test_a_request_head_sent_byte_by_byte_is_cut_off(proxy: Proxy, parser: str) -> None:
+    server = proxy(uvicorn={"http": header_deadline_protocol(1.0, parser)})
     with connect(server) as sock:
         started = time.monotonic()
         sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\n")
@@ -127,10 +133,61 @@ def test_a_request_head_sent_byte_by_byte_is_cut_off(proxy: Proxy) -> None:
         assert time.monotonic() - started < 2.5
 
 
-def test_a_silent_connection_is_closed_at_the_header_deadline(proxy: Proxy) -> None:
-    server = proxy(uvicorn={"http": header_deadline_protocol(0.5)})
+@pytest.mark.parametrize("parser", PARSERS)
+def test_a_silent_connection_is_closed_at_the_header_deadline(proxy: Proxy, parser: str) -> None:
+    server = proxy(uvicorn={"http": header_deadline_protocol(0.5, parser)})
     with connect(server) as sock:
         assert is_closed(sock, 2.5)
+
+
+@pytest.mark.parametrize("parser", PARSERS)
+def test_a_keep_alive_connection_gets_a_new_head_deadline(proxy: Proxy, parser: str) -> None:
+    server = proxy(uvicorn={"http": header_deadline_protocol(0.5, parser)})
+    with connect(server) as sock:
+        sock.sendall(b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert read_reply(sock)[0] == 200
+        sock.sendall(b"GET /health/live HTTP/1.1\r\n")  # the next head starts, and never ends
+        assert is_closed(sock, 2.5)
+
+
+@pytest.mark.parametrize("parser", PARSERS)
+def test_a_request_head_over_16_kib_is_refused(proxy: Proxy, parser: str) -> None:
+    server = proxy(uvicorn={"http": header_deadline_protocol(5.0, parser)})
+    with connect(server) as sock:
+        sock.sendall(b"GET /health/live HTTP/1.1\r\nHost: x\r\n")
+        for n in range(MAX_HEAD_BYTES // 1000 + 3):  # each header is small, all of them too many
+            sock.sendall(b"X-Filler-%d: %s\r\n" % (n, b"x" * 1000))
+        data = sock.recv(65536)  # refused before the head ends
+        assert data.startswith(b"HTTP/1.1 400"), data
+        assert is_closed(sock, 2.5)
+    with connect(server) as sock:  # a head just under the limit is fine
+        sock.sendall(b"GET /health/live HTTP/1.1\r\nHost: x\r\nX-Filler: %s\r\n\r\n" % (b"x" * 15000))
+        assert read_reply(sock)[0] == 200
+
+
+@pytest.mark.parametrize("parser", PARSERS)
+def test_a_pipelined_request_is_not_cut_off_by_the_head_deadline(
+    proxy: Proxy, parser: str, fakes: tuple[FakeProvider, FakeProvider]
+) -> None:
+    fakes[0].script([None, Fault.latency(0.4)])  # the second answer takes longer than the deadline
+    server = proxy(uvicorn={"http": header_deadline_protocol(0.2, parser)})
+    body = json.dumps(CHAT).encode()
+    one = (
+        head("/v1/chat/completions", "Content-Type: application/json", f"Content-Length: {len(body)}") + body
+    )
+    with connect(server) as sock:
+        sock.sendall(one + one)  # both requests at once: the second waits for the first's answer
+        data = b""
+        while data.count(b"HTTP/1.1 200") < 2 or not data.rstrip().endswith(b"}"):
+            chunk = sock.recv(65536)
+            assert chunk, f"the connection closed before both answers: {data!r}"
+            data += chunk
+    assert fakes[0].calls() == 2
+
+
+def test_the_proxy_parses_with_httptools_when_installed() -> None:
+    expected = "HttpToolsDeadlineProtocol" if HTTPTOOLS else "HeaderDeadlineProtocol"
+    assert default_protocol().__name__ == expected
 
 
 def test_over_the_concurrency_limit_a_503_says_so(

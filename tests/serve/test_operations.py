@@ -136,6 +136,17 @@ def test_no_cors_by_default(proxy: Proxy) -> None:
     assert "access-control-allow-origin" not in reply.headers
 
 
+def test_what_the_proxy_route_does_not_take_still_reaches_starlettes_router(proxy: Proxy) -> None:
+    """Proxied requests skip the router (``app.ProxiedPath``); the rest must answer as the router does."""
+    server = proxy(api_keys=(KEY,))
+    refused = httpx2.request("OPTIONS", f"{server.url}/chat/completions")  # no CORS: no preflight
+    assert refused.status_code == 405 and "POST" in refused.headers["allow"]
+    assert httpx2.get(f"{server.origin}/health/live").status_code == 200  # a named route, no key needed
+    assert httpx2.get(f"{server.origin}/metrics").status_code == 401  # a named route behind the key
+    unauthorized = httpx2.post(f"{server.url}/chat/completions", json={"model": "chat-completion"})
+    assert unauthorized.status_code == 401  # proxied: the key guard is still in front
+
+
 def test_metrics_count_tokens_and_cost_per_model_and_pool(proxy: Proxy) -> None:
     server = proxy(api_keys=(KEY,))
     auth = {"authorization": f"Bearer {KEY}"}

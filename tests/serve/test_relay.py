@@ -215,3 +215,37 @@ def test_a_client_leaving_before_the_first_byte_cancels_the_run(proxy: Proxy) ->
         assert upstream.closed.wait(3), "the upstream request was left running"
     finally:
         slow.stop()
+
+
+async def test_the_request_task_waits_for_the_run_or_the_client_leaving() -> None:
+    """``app._unless_client_leaves``: the answer, a disconnect, and a shutdown's cancel, each one way."""
+    from modelmesh.serve.app import _unless_client_leaves
+
+    left = asyncio.Event()
+
+    async def receive() -> dict[str, Any]:
+        await left.wait()
+        return {"type": "http.disconnect"}
+
+    async def answer(seconds: float) -> httpx2.Response:
+        await asyncio.sleep(seconds)
+        return httpx2.Response(200)
+
+    run = asyncio.ensure_future(answer(0.01))
+    assert await _unless_client_leaves(run, receive) is True  # the answer came first
+    assert run.result().status_code == 200
+    assert asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]
+
+    run = asyncio.ensure_future(answer(5))
+    asyncio.get_running_loop().call_later(0.01, left.set)
+    assert await _unless_client_leaves(run, receive) is False  # the client left: the run is stopped
+    assert run.cancelled()
+
+    left.clear()
+    run = asyncio.ensure_future(answer(5))
+    waiting = asyncio.ensure_future(_unless_client_leaves(run, receive))
+    await asyncio.sleep(0.01)
+    waiting.cancel()  # uvicorn cancelling a request at the end of the shutdown grace period
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert run.cancelled()

@@ -188,6 +188,33 @@ def test_ctrl_c_in_a_terminal_stops_every_worker_cleanly(
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
 
 
+def test_ctrl_c_while_the_workers_start_is_a_clean_stop(
+    tmp_path: Path, fakes: tuple[FakeProvider, FakeProvider]
+) -> None:
+    config = write_config(tmp_path, fakes, {"store": "sqlite", "path": str(tmp_path / "state.sqlite3")})
+    argv = [sys.executable, "-m", "modelmesh.cli", "serve", "--config", str(config), "--workers", "2"]
+    proc = subprocess.Popen(
+        [*argv, "--port", str(free_port())], stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    seen = []
+    try:
+        assert proc.stderr is not None
+        while not any("Started parent process" in line for line in seen):
+            line = proc.stderr.readline()
+            assert line, "".join(seen)
+            seen.append(line)
+        time.sleep(0.3)  # the workers are spawned and still importing (a second or so)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    err = "".join(seen) + err
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+
+
 def wait_live(origin: str, proc: subprocess.Popen[str]) -> None:
     deadline = time.monotonic() + 30
     while True:

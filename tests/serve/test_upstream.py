@@ -1,0 +1,459 @@
+"""The proxy's upstream client (``modelmesh.serve.upstream`` and ``upstream_io``): its pool and sockets.
+
+Each test runs a raw asyncio server on 127.0.0.1 that controls exactly when it answers and when it
+closes, on the standard event loop and on uvloop (what the proxy runs on when it is installed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import ssl
+import subprocess
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+
+from modelmesh.builder import build_mesh
+from modelmesh.client import build_config
+from modelmesh.serve import create_app, upstream
+from modelmesh.serve.protocols import HTTPTOOLS
+from modelmesh.serve.upstream import UpstreamPool, upstream_transport
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+@pytest.fixture(params=["asyncio", "uvloop"])
+def run(request: pytest.FixtureRequest) -> Iterator[Callable[[Awaitable[Any]], Any]]:
+    """Runs a coroutine on the parametrized event loop."""
+    factory = None
+    if request.param == "uvloop":
+        factory = pytest.importorskip("uvloop").new_event_loop
+
+    def runner(coroutine: Awaitable[Any]) -> Any:
+        with asyncio.Runner(loop_factory=factory) as loop:
+            return loop.run(coroutine)  # type: ignore[arg-type]
+
+    yield runner
+
+
+async def read_request(reader: asyncio.StreamReader) -> bytes:
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = next(
+        (
+            int(line.split(b":")[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length")
+        ),
+        0,
+    )
+    return await reader.readexactly(length)
+
+
+def answer(body: bytes) -> bytes:
+    return b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body)
+
+
+@asynccontextmanager
+async def server(handler: Handler, ssl_context: ssl.SSLContext | None = None) -> Any:
+    """(origin, list of accepted connections) of a server answering each connection with ``handler``."""
+    accepted: list[int] = []
+
+    async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(1)
+        try:
+            await handler(reader, writer)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    listener = await asyncio.start_server(connection, "127.0.0.1", 0, ssl=ssl_context)
+    port = listener.sockets[0].getsockname()[1]
+    try:
+        yield f"{'https' if ssl_context else 'http'}://127.0.0.1:{port}", accepted
+    finally:
+        listener.close()
+        await listener.wait_closed()
+
+
+async def echo_forever(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    while True:
+        body = await read_request(reader)
+        writer.write(answer(b"echo:" + body))
+        await writer.drain()
+
+
+def test_the_proxy_hands_the_mesh_this_pool_and_parser() -> None:
+    config = {"providers": {"openai": {"api_key": "sk-x", "base_url": "http://127.0.0.1:9/v1"}}}
+    mesh = build_mesh(build_config(["chat-completion"], config=config))
+    try:
+        app = create_app(mesh)
+        assert isinstance(app.state.transport._http._pool, UpstreamPool)
+    finally:
+        mesh.close()
+    parser = "Http1Connection" if HTTPTOOLS else "AsyncHTTP11Connection"  # httptools' or h11's
+    assert upstream._CONNECTION.__name__ == parser
+
+
+def test_keep_alive_connections_are_reused(run: Callable[[Awaitable[Any]], Any]) -> None:
+    async def main() -> None:
+        async with server(echo_forever) as (origin, accepted):
+            async with httpx2.AsyncClient(transport=upstream_transport()) as client:
+                for n in range(3):
+                    reply = await client.post(origin, content=b"%d" % n)
+                    assert reply.content == b"echo:%d" % n
+            assert len(accepted) == 1
+
+    run(main())
+
+
+def test_a_connection_the_server_closed_while_idle_is_not_reused(
+    run: Callable[[Awaitable[Any]], Any],
+) -> None:
+    async def once_then_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        body = await read_request(reader)
+        writer.write(answer(b"echo:" + body))  # keep-alive implied (HTTP/1.1), then closed anyway
+        await writer.drain()
+
+    async def main() -> None:
+        async with server(once_then_close) as (origin, accepted):
+            async with httpx2.AsyncClient(transport=upstream_transport()) as client:
+                assert (await client.post(origin, content=b"1")).content == b"echo:1"
+                await asyncio.sleep(0.1)  # the server's close reaches the idle pooled connection
+                assert (await client.post(origin, content=b"2")).content == b"echo:2"
+            assert len(accepted) == 2
+
+    run(main())
+
+
+def test_a_server_that_never_answers_is_a_read_timeout(run: Callable[[Awaitable[Any]], Any]) -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        await asyncio.sleep(5)
+
+    async def main() -> None:
+        transport = upstream_transport()
+        async with (
+            server(silent) as (origin, _),
+            httpx2.AsyncClient(transport=transport, timeout=0.3) as client,
+        ):
+            started = time.monotonic()
+            with pytest.raises(httpx2.ReadTimeout):
+                await client.post(origin, content=b"x")
+            assert time.monotonic() - started < 2.5
+
+    run(main())
+
+
+def test_a_refused_connection_is_a_connect_error(run: Callable[[Awaitable[Any]], Any]) -> None:
+    async def main() -> None:
+        async with server(echo_forever) as (origin, _):
+            pass  # closed: nothing listens on its port any more
+        async with httpx2.AsyncClient(transport=upstream_transport()) as client:
+            with pytest.raises(httpx2.ConnectError):
+                await client.post(origin, content=b"x")
+
+    run(main())
+
+
+def test_a_large_answer_read_slowly_arrives_whole(run: Callable[[Awaitable[Any]], Any]) -> None:
+    big = bytes(range(256)) * 16 * 1024  # 4 MiB: reading pauses and resumes on the way
+
+    async def large(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(answer(big))
+        await writer.drain()
+        await asyncio.sleep(1)
+
+    async def main() -> None:
+        async with server(large) as (origin, _), httpx2.AsyncClient(transport=upstream_transport()) as client:
+            received = bytearray()
+            async with client.stream("POST", origin, content=b"x") as reply:
+                async for chunk in reply.aiter_raw():
+                    received += chunk
+                    if len(received) < 1024 * 1024:
+                        await asyncio.sleep(0.002)  # a slow reader: the buffer fills past its limit
+            assert bytes(received) == big
+
+    run(main())
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (made with the openssl command)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is needed to make a test certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [
+            *(
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=127.0.0.1",
+            ),
+            *("-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+def test_https_upstreams_are_verified_and_answered(
+    run: Callable[[Awaitable[Any]], Any], certificate: tuple[Path, Path]
+) -> None:
+    cert, key = certificate
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(cert, key)
+
+    async def main() -> None:
+        async with server(echo_forever, server_context) as (origin, accepted):
+            trusting = ssl.create_default_context(cafile=str(cert))
+            async with httpx2.AsyncClient(transport=upstream_transport(trusting)) as client:
+                for n in range(2):
+                    assert (await client.post(origin, content=b"%d" % n)).content == b"echo:%d" % n
+            assert len(accepted) == 1
+            async with httpx2.AsyncClient(transport=upstream_transport()) as client:  # the system's CAs
+                with pytest.raises(httpx2.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+                    await client.post(origin, content=b"x")
+
+    run(main())
+
+
+async def held_open(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Answers each request with a streamed body whose end comes only when the client sends more."""
+    while True:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nfirst\r\n")
+        await writer.drain()
+        await asyncio.sleep(0.3)
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+
+
+def test_at_the_connection_limit_a_request_waits_for_a_free_connection(
+    run: Callable[[Awaitable[Any]], Any],
+) -> None:
+    async def main() -> None:
+        limits = httpx2.Limits(max_connections=1, max_keepalive_connections=1)
+        async with server(echo_forever) as (origin, accepted):
+            async with httpx2.AsyncClient(transport=upstream_transport(limits=limits)) as client:
+                replies = await asyncio.gather(*(client.post(origin, content=b"%d" % n) for n in range(5)))
+            assert [r.content for r in replies] == [b"echo:%d" % n for n in range(5)]
+            assert len(accepted) == 1
+
+    run(main())
+
+
+def test_the_pool_timeout_ends_a_wait_for_a_connection(run: Callable[[Awaitable[Any]], Any]) -> None:
+    async def main() -> None:
+        limits = httpx2.Limits(max_connections=1)
+        async with server(held_open) as (origin, _):
+            transport = upstream_transport(limits=limits)
+            async with httpx2.AsyncClient(transport=transport, timeout=httpx2.Timeout(5, pool=0.1)) as client:
+                async with client.stream("POST", origin, content=b"x"):  # holds the only connection
+                    with pytest.raises(httpx2.PoolTimeout):
+                        await client.post(origin, content=b"y")
+                assert (await client.post(origin, content=b"z")).status_code == 200  # free again
+
+    run(main())
+
+
+def test_idle_connections_beyond_the_keep_alive_limit_are_closed(
+    run: Callable[[Awaitable[Any]], Any],
+) -> None:
+    async def main() -> None:
+        limits = httpx2.Limits(max_connections=10, max_keepalive_connections=1)
+        transport = upstream_transport(limits=limits)
+        async with server(held_open) as (origin, accepted), httpx2.AsyncClient(transport=transport) as client:
+            await asyncio.gather(*(client.post(origin, content=b"x") for _ in range(3)))
+            assert len(accepted) == 3
+            await asyncio.gather(*(client.post(origin, content=b"x") for _ in range(2)))
+            assert len(accepted) == 4  # one connection was kept, two were closed
+
+    run(main())
+
+
+def test_a_cancelled_request_frees_its_connection(run: Callable[[Awaitable[Any]], Any]) -> None:
+    """A client leaving cancels the mesh's run: its upstream connection must not stay taken."""
+    connections: list[int] = []
+
+    async def silent_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(1)
+        if len(connections) == 1:  # the first connection never answers
+            await read_request(reader)
+            await asyncio.sleep(5)
+        await echo_forever(reader, writer)
+
+    async def main() -> None:
+        limits = httpx2.Limits(max_connections=1)
+        async with server(silent_once) as (origin, _):
+            async with httpx2.AsyncClient(transport=upstream_transport(limits=limits)) as client:
+                stuck = asyncio.ensure_future(client.post(origin, content=b"x"))
+                await asyncio.sleep(0.1)
+                stuck.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await stuck
+                reply = await client.post(origin, content=b"after", timeout=httpx2.Timeout(2, pool=1))
+                assert reply.content == b"echo:after"
+            assert len(connections) == 2
+
+    run(main())
+
+
+def test_closing_the_transport_closes_its_connections(run: Callable[[Awaitable[Any]], Any]) -> None:
+    async def main() -> None:
+        closed = asyncio.Event()
+
+        async def watch(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            body = await read_request(reader)
+            writer.write(answer(body))
+            await writer.drain()
+            assert await reader.read() == b""  # the client closed its idle connection
+            closed.set()
+
+        async with server(watch) as (origin, _):
+            client = httpx2.AsyncClient(transport=upstream_transport())
+            await client.post(origin, content=b"x")
+            await client.aclose()
+            await asyncio.wait_for(closed.wait(), 2)
+
+    run(main())
+
+
+def test_a_large_request_body_arrives_whole(run: Callable[[Awaitable[Any]], Any]) -> None:
+    big = bytes(range(256)) * 12 * 1024  # 3 MiB: sent in pieces, each waiting for the socket to drain
+
+    async def digest(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        body = await read_request(reader)
+        writer.write(answer(b"%d:%d" % (len(body), body == big)))
+        await writer.drain()
+
+    async def main() -> None:
+        async with (
+            server(digest) as (origin, _),
+            httpx2.AsyncClient(transport=upstream_transport()) as client,
+        ):
+            assert (await client.post(origin, content=big)).content == b"%d:1" % len(big)
+
+    run(main())
+
+
+def replying(*replies: bytes, close: bool = False) -> Handler:
+    """A server answering successive requests on a connection with ``replies``, raw."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for reply in replies:
+            await read_request(reader)
+            writer.write(reply)
+            await writer.drain()
+        if not close:
+            await reader.read()
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        (b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n", b"abcde"),
+        (b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n", b""),
+        (b"HTTP/1.1 204 No Content\r\n\r\n", b""),
+        (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok", b"ok"),
+    ],
+)
+def test_answers_of_every_framing_are_read_and_the_connection_reused(
+    run: Callable[[Awaitable[Any]], Any], reply: bytes, expected: bytes
+) -> None:
+    async def main() -> None:
+        async with server(replying(reply, reply)) as (origin, accepted):
+            async with httpx2.AsyncClient(transport=upstream_transport()) as client:
+                for _ in range(2):
+                    assert (await client.post(origin, content=b"x")).content == expected
+            assert len(accepted) == 1
+
+    run(main())
+
+
+def test_an_answer_ended_by_the_close_of_the_connection(run: Callable[[Awaitable[Any]], Any]) -> None:
+    async def main() -> None:
+        reply = b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nuntil the end"
+        client = httpx2.AsyncClient(transport=upstream_transport())
+        async with server(replying(reply, close=True)) as (origin, _), client:
+            assert (await client.post(origin, content=b"x")).content == b"until the end"
+            assert (await client.post(origin, content=b"x")).content == b"until the end"  # a new one
+
+    run(main())
+
+
+@pytest.mark.parametrize(
+    ("reply", "error"),
+    [
+        (b"", httpx2.RemoteProtocolError),  # closed without an answer
+        (b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nshort", httpx2.RemoteProtocolError),
+        (b"NOT HTTP AT ALL\r\n\r\n", httpx2.RemoteProtocolError),
+    ],
+)
+def test_broken_answers_are_protocol_errors(
+    run: Callable[[Awaitable[Any]], Any], reply: bytes, error: type[Exception]
+) -> None:
+    async def main() -> None:
+        client = httpx2.AsyncClient(transport=upstream_transport())
+        async with server(replying(reply, close=True)) as (origin, _), client:
+            with pytest.raises(error):
+                await client.post(origin, content=b"x")
+
+    run(main())
+
+
+def test_a_head_answer_has_no_body_and_a_streamed_upload_is_chunked(
+    run: Callable[[Awaitable[Any]], Any],
+) -> None:
+    async def upload(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n")  # HEAD: the length, no body
+        head = await reader.readuntil(b"\r\n\r\n")
+        assert b"transfer-encoding: chunked" in head.lower()
+        body = await reader.readuntil(b"0\r\n\r\n")
+        writer.write(answer(body))
+        await writer.drain()
+        await reader.read()
+
+    async def parts() -> AsyncIterator[bytes]:
+        yield b"one"
+        yield b"two"
+
+    async def main() -> None:
+        async with server(upload) as (origin, accepted):
+            async with httpx2.AsyncClient(transport=upstream_transport()) as client:
+                head = await client.head(origin)
+                assert head.headers["content-length"] == "100" and head.content == b""
+                reply = await client.post(origin, content=parts())
+                assert reply.content == b"3\r\none\r\n3\r\ntwo\r\n0\r\n\r\n"
+            assert len(accepted) == 1
+
+    run(main())
+
+
+def test_header_values_cannot_inject_lines(run: Callable[[Awaitable[Any]], Any]) -> None:
+    async def main() -> None:
+        client = httpx2.AsyncClient(transport=upstream_transport())
+        async with server(echo_forever) as (origin, _), client:
+            with pytest.raises(httpx2.LocalProtocolError):
+                await client.post(origin, content=b"x", headers={"x-evil": "a\r\nx-injected: 1"})
+
+    run(main())
