@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sys
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
@@ -129,3 +130,14 @@ def _line(style: str, scope: Message, status: int, seconds: float, routing: dict
         return json.dumps(entry)
     model = f" {routing['model']}" if "model" in routing else ""
     return f'{client[0]} "{scope["method"]} {logged_path(scope)}" {status} {seconds * 1000:.1f} ms{model}'
+
+
+def configure_access_log(style: str) -> None:
+    """Access-log lines to stderr, one JSON object or text line each (``style``: json, text or off)."""
+    if style == "off" or access_logger.handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    access_logger.addHandler(handler)
+    access_logger.setLevel(logging.INFO)
+    access_logger.propagate = False

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from modelmesh.serve.app import create_app
+from modelmesh.serve.edge import configure_access_log
 from modelmesh.serve.protocols import HeaderDeadlineProtocol, default_protocol, header_deadline_protocol
 from modelmesh.serve.settings import DEFAULT_HOST, DEFAULT_PORT, ProxySettings, check_exposure, is_loopback
 from modelmesh.serve.workers import STARTUP_FAILURE, MeshSource, WorkerApp
@@ -201,15 +202,3 @@ class DrainingServer(uvicorn.Server):
         else:
             print("modelmesh serve: stopping, finishing requests in flight", file=sys.stderr)
             self.should_exit = True
-
-
-def configure_access_log(style: str) -> None:
-    from modelmesh.serve.edge import access_logger
-
-    if style == "off" or access_logger.handlers:
-        return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    access_logger.addHandler(handler)
-    access_logger.setLevel(logging.INFO)
-    access_logger.propagate = False

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from uvicorn.config import STARTUP_FAILURE  # this exit code stops uvicorn's supervisor (no restart)
 
 from modelmesh.registry import STATE_STORES
-from modelmesh.serve.edge import ASGIApp, Message, Receive, Send
+from modelmesh.serve.edge import ASGIApp, Message, Receive, Send, configure_access_log
 from modelmesh.serve.settings import ProxySettings
 
 if TYPE_CHECKING:
@@ -63,7 +63,6 @@ class WorkerApp:
 
     def __call__(self) -> ASGIApp:
         from modelmesh.serve.app import create_app
-        from modelmesh.serve.runner import configure_access_log
 
         configure_access_log(self.settings.access_log)  # a spawned process starts with no log handlers
         try:
