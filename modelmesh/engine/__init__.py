@@ -5,10 +5,9 @@ drivers (see ``docs/adr/0002-attempt-flow.md``).
   (a response head, stream bytes).
 - ``boundary`` — the one place where an exception raised during an attempt becomes a ``Failure``.
 - ``flow`` — the request flow: attempts, prefetch to first content, relay, break, resume.
-- ``exchange`` — the edges of a routed request: the SDK's request in, the provider's request out,
-  the SDK's response (or exception) back.
+- ``exchange`` — the engine's edges: the provider's request out, the SDK's response (or exception)
+  back. (The SDK's request is parsed before the engine runs: ``mesh.inbound``.)
 - ``streaming`` — ``StreamMonitor``: what a provider stream has delivered (content, finish, usage).
 - ``relay`` — what relaying an opened stream decides without I/O (stitching, breaks, billing).
-- ``payloads`` — JSON from the wire, parsed fast (stream events, whole answers).
 - ``drivers`` — ``MeshTransport`` and ``AsyncMeshTransport``, the httpx2 transports that run the flow.
 """

@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from modelmesh.connectors.base import ConnectorError, Failure, FailureKind, StreamTranslator
-from modelmesh.engine.payloads import parse_json
+from modelmesh.payloads import parse_json
 
 DONE = b"data: [DONE]\n\n"
 

@@ -16,8 +16,8 @@ import httpx2
 from modelmesh.connectors.base import InboundRequest
 from modelmesh.dialects.base import DialectError, in_dialect
 from modelmesh.dialects.lookup import COUNT_TOKENS, dialect_for
-from modelmesh.engine.exchange import inbound_request, local_error, requested_model
 from modelmesh.mesh.environment import MeshEnvironment
+from modelmesh.mesh.inbound import inbound_request, local_error, requested_model
 from modelmesh.routing.pool import Pool
 from modelmesh.routing.run import RoutingRun
 from modelmesh.state.base import session_key

@@ -244,7 +244,7 @@ class ProxyEndpoint:
             if s.pools_only:
                 require_pool(self.mesh, payload.get("model"))
         elif s.pools_only and path.endswith(_MULTIPART):
-            from modelmesh.engine.exchange import multipart_field
+            from modelmesh.mesh.inbound import multipart_field
 
             content_type = next((v for k, v in headers if k == b"content-type"), b"").decode("latin-1")
             require_pool(self.mesh, multipart_field(body, content_type, "model"))

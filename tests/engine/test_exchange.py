@@ -9,8 +9,9 @@ import httpx2
 import pytest
 
 import modelmesh
-from modelmesh.engine.exchange import header_dict, provider_request, whole_answer
+from modelmesh.engine.exchange import provider_request, whole_answer
 from modelmesh.engine.streaming import StreamMonitor
+from modelmesh.mesh.inbound import header_dict
 from modelmesh.routing.run import Attempt, RoutingRun
 
 CONFIG = {
