@@ -166,10 +166,7 @@ def test_ctrl_c_in_a_terminal_stops_every_worker_cleanly(
     # A terminal's Ctrl-C reaches the whole process group: workers get SIGINT, then the supervisor's SIGTERM.
     config = write_config(tmp_path, fakes, {"store": "sqlite", "path": str(tmp_path / "state.sqlite3")})
     port = free_port()
-    argv = [sys.executable, "-m", "modelmesh.cli", "serve", "--config", str(config), "--workers", "2"]
-    proc = subprocess.Popen(
-        [*argv, "--port", str(port)], stderr=subprocess.PIPE, text=True, start_new_session=True
-    )
+    proc = serve_workers(config, port)
     try:
         wait_live(f"http://127.0.0.1:{port}", proc)
         # Both workers up: a Ctrl-C while a worker still imports is Python's own traceback, not the proxy's.
@@ -178,12 +175,8 @@ def test_ctrl_c_in_a_terminal_stops_every_worker_cleanly(
             assert time.monotonic() < deadline, "the second worker did not start"
             time.sleep(0.2)
         assert httpx2.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=CHAT).status_code == 200
-        os.killpg(proc.pid, signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
+        err = interrupt(proc)
     assert proc.returncode == 0, err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
 
@@ -192,10 +185,7 @@ def test_ctrl_c_while_the_workers_start_is_a_clean_stop(
     tmp_path: Path, fakes: tuple[FakeProvider, FakeProvider]
 ) -> None:
     config = write_config(tmp_path, fakes, {"store": "sqlite", "path": str(tmp_path / "state.sqlite3")})
-    argv = [sys.executable, "-m", "modelmesh.cli", "serve", "--config", str(config), "--workers", "2"]
-    proc = subprocess.Popen(
-        [*argv, "--port", str(free_port())], stderr=subprocess.PIPE, text=True, start_new_session=True
-    )
+    proc = serve_workers(config, free_port())
     seen = []
     try:
         assert proc.stderr is not None
@@ -204,15 +194,29 @@ def test_ctrl_c_while_the_workers_start_is_a_clean_stop(
             assert line, "".join(seen)
             seen.append(line)
         time.sleep(0.3)  # the workers are spawned and still importing (a second or so)
+    finally:
+        err = "".join(seen) + interrupt(proc)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+
+
+def serve_workers(config: Path, port: int) -> subprocess.Popen[str]:
+    """``modelmesh serve --workers 2`` in its own process group (a terminal's Ctrl-C reaches all of it)."""
+    argv = [sys.executable, "-m", "modelmesh.cli", "serve", "--config", str(config), "--workers", "2"]
+    return subprocess.Popen(
+        [*argv, "--port", str(port)], stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+
+
+def interrupt(proc: subprocess.Popen[str]) -> str:
+    """Ctrl-C to the whole group; its stderr once it exited (killed after 30 s)."""
+    try:
         os.killpg(proc.pid, signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
+        return proc.communicate(timeout=30)[1]
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
-    err = "".join(seen) + err
-    assert proc.returncode == 0, err
-    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
 
 
 def wait_live(origin: str, proc: subprocess.Popen[str]) -> None:
