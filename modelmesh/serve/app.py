@@ -317,7 +317,11 @@ def mesh_request(scope: Message, body: bytes, *, as_json: bool) -> httpx2.Reques
     headers: list[tuple[bytes, bytes]] = [(k, v) for k, v in scope["headers"] if k not in dropped]
     if as_json:
         headers.append((b"content-type", b"application/json"))
-    return httpx2.Request(scope["method"], url, headers=headers, content=body)
+    # Never sent on a wire (the mesh builds each provider request): no Host or Content-Length to add, so a
+    # ready body stream spares httpx2's content encoder and header merging (~10 µs per request).
+    request = httpx2.Request(scope["method"], url, headers=headers, stream=httpx2.ByteStream(body))
+    request.read()
+    return request
 
 
 _URLS: dict[str, httpx2.URL] = {}
