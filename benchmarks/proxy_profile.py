@@ -27,8 +27,8 @@ Key = tuple[str, int, str]
 # (layer, a substring of the file path): a function's own time is counted in the first layer it matches.
 LAYERS = (
     (
-        "upstream client (modelmesh/serve/upstream*, httpx2, httpcore2)",
-        ("modelmesh/serve/upstream", "HttpResponseParser", "httpx2/", "httpcore2/", "anyio/", "sniffio/"),
+        "upstream client (modelmesh/upstream, httpx2, httpcore2)",
+        ("modelmesh/upstream/", "HttpResponseParser", "httpx2/", "httpcore2/", "anyio/", "sniffio/"),
     ),
     (
         "HTTP server (uvicorn, httptools/h11, modelmesh/serve/protocols)",

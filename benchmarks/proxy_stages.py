@@ -45,8 +45,8 @@ def build(kind: str, upstream: str) -> Any:
 def _bare(mesh: Any, kind: str) -> Any:
     import httpx2
 
-    from modelmesh.serve.upstream import upstream_transport
     from modelmesh.transport import AsyncMeshTransport
+    from modelmesh.upstream.pool import upstream_transport
 
     transport = AsyncMeshTransport(mesh, http=upstream_transport())
 
@@ -115,8 +115,8 @@ def in_process(upstream: str, *, profile: bool) -> None:
     import httpx2
 
     from benchmarks.load import BODY
-    from modelmesh.serve.upstream import upstream_transport
     from modelmesh.transport import AsyncMeshTransport
+    from modelmesh.upstream.pool import upstream_transport
 
     transport = AsyncMeshTransport(build("mesh", upstream), http=upstream_transport())
 

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any, cast
@@ -34,6 +32,7 @@ from modelmesh.engine.commands import (
     Sleep,
 )
 from modelmesh.engine.flow import request_flow
+from modelmesh.upstream.pool import DEFAULT_LIMITS, shared_ssl_context, upstream_transport
 
 if TYPE_CHECKING:
     from modelmesh.mesh import ModelMesh
@@ -41,14 +40,6 @@ if TYPE_CHECKING:
 # What the flow hands out rather than asks for (a tuple: isinstance with one is the fastest check).
 _OUTPUT = (Respond, RespondStream, Emit)
 Outcome = tuple[Any, BaseException | None]  # a command's result, or what it raised
-# The SDK's own defaults: a mesh must never queue where the plain SDK would not.
-DEFAULT_LIMITS = httpx2.Limits(max_connections=1000, max_keepalive_connections=100)
-
-
-@functools.cache
-def shared_ssl_context() -> ssl.SSLContext:
-    """One TLS context for every provider connection in the process: loading the CA bundle costs ~20 ms."""
-    return httpx2.create_ssl_context()
 
 
 class _Driver:
@@ -169,9 +160,7 @@ class AsyncMeshTransport(httpx2.AsyncBaseTransport):
 
     def __init__(self, mesh: ModelMesh, http: httpx2.AsyncBaseTransport | None = None) -> None:
         self.mesh = mesh
-        self._http = http or httpx2.AsyncHTTPTransport(
-            retries=0, verify=shared_ssl_context(), limits=DEFAULT_LIMITS
-        )
+        self._http = http or upstream_transport()  # httpx2 over an O(1) pool (ADR 0004)
 
     async def _decide(self, fn: Callable[..., Any], *args: Any) -> Any:
         """A routing call; off the event loop when the state store does blocking I/O (SQLite, Redis)."""

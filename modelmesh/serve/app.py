@@ -31,7 +31,6 @@ from modelmesh.serve.relay import RelayResponse
 from modelmesh.serve.replies import RequestRefused, send_error, send_json
 from modelmesh.serve.settings import ProxySettings
 from modelmesh.serve.status_page import RecentFailovers, StatusData, StatusPage
-from modelmesh.serve.upstream import upstream_transport
 from modelmesh.transport import AsyncMeshTransport
 from modelmesh.types import Endpoint
 
@@ -74,7 +73,7 @@ def create_app(
     settings = settings or ProxySettings()
     if api_key is not None:
         settings = dataclasses.replace(settings, api_keys=(api_key, *settings.api_keys))
-    transport = AsyncMeshTransport(mesh, http=upstream_transport())
+    transport = AsyncMeshTransport(mesh)  # its own upstream client: httpx2 over an O(1) pool (ADR 0004)
     metrics = _metrics(mesh)
     keys = [key.encode() for key in settings.api_keys]
     recent = RecentFailovers()

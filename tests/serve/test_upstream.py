@@ -1,4 +1,4 @@
-"""The proxy's upstream client (``modelmesh.serve.upstream`` and ``upstream_io``): its pool and sockets.
+"""The upstream client (``modelmesh.upstream.pool`` and ``sockets``): its pool and sockets.
 
 Each test runs a raw asyncio server on 127.0.0.1 that controls exactly when it answers and when it
 closes, on the standard event loop and on uvloop (what the proxy runs on when it is installed).
@@ -21,9 +21,10 @@ import pytest
 
 from modelmesh.builder import build_mesh
 from modelmesh.client import build_config
-from modelmesh.serve import create_app, upstream
+from modelmesh.serve import create_app
 from modelmesh.serve.protocols import HTTPTOOLS
-from modelmesh.serve.upstream import UpstreamPool, upstream_transport
+from modelmesh.upstream import pool as upstream
+from modelmesh.upstream.pool import UpstreamPool, upstream_transport
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 

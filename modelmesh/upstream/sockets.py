@@ -1,4 +1,4 @@
-"""The proxy's sockets to providers: an httpcore2 network backend on plain asyncio protocols.
+"""The async sockets to providers: an httpcore2 network backend on plain asyncio protocols.
 
 Owns opening TCP/Unix connections and TLS on them, and the byte streams httpcore2's HTTP/1.1
 connections read and write. Why its own: httpcore2 asks each idle connection whether the server closed

@@ -1,12 +1,13 @@
-"""The proxy's HTTP client to providers: httpx2's transport over a connection pool with O(1) bookkeeping.
+"""The async HTTP client to providers: httpx2's transport over a connection pool with O(1) bookkeeping.
 
-Owns :func:`upstream_transport` (what ``create_app`` hands ``AsyncMeshTransport`` as its ``http``) and
+Owns :func:`upstream_transport` (what ``AsyncMeshTransport`` sends through, in the proxy and in
+``AsyncMeshClient`` alike; ADR 0004), the connection limits and the shared TLS context, and
 :class:`UpstreamPool`, which stands in for httpcore2's pool under it. Why: httpcore2's pool re-examines
 every connection it holds each time a request starts or ends (closed? expired? idle? reserved?), so at
 concurrency 64 each request paid for ~64 connections twice, a quarter of a worker's CPU. This pool
 keeps a stack of idle connections per origin: a request takes the most recently used one (checking
 only that one), a finished answer puts it back. HTTP/1.1 only (the proxy never asks providers for
-HTTP/2), no proxies or Unix sockets (``AsyncMeshTransport`` builds its own transport with neither).
+HTTP/2), no HTTP proxies (the mesh's transports never used any).
 It deliberately keeps httpcore2's HTTP/1.1 connections, so the wire handling is httpcore2's.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ssl
 from collections import deque
 from collections.abc import AsyncIterator
@@ -23,11 +25,21 @@ from typing import Any
 import httpcore2
 import httpx2
 
-from modelmesh.serve.upstream_io import UpstreamBackend
+from modelmesh.upstream.sockets import UpstreamBackend
 
 Origin = Any  # httpcore2's Origin: not exported by httpcore2, and not hashable
 Key = tuple[bytes, bytes, int]  # an origin's scheme, host and port
-Connection = Any  # upstream_http.Http1Connection, or httpcore2's AsyncHTTP11Connection without httptools
+Connection = Any  # http1.Http1Connection, or httpcore2's AsyncHTTP11Connection without httptools
+
+
+# The SDK's own defaults: a mesh must never queue where the plain SDK would not.
+DEFAULT_LIMITS = httpx2.Limits(max_connections=1000, max_keepalive_connections=100)
+
+
+@functools.cache
+def shared_ssl_context() -> ssl.SSLContext:
+    """One TLS context for every provider connection in the process: loading the CA bundle costs ~20 ms."""
+    return httpx2.create_ssl_context()
 
 
 def upstream_transport(
@@ -38,8 +50,6 @@ def upstream_transport(
     ``verify``: the TLS context (default: the mesh's shared one, the system's certificate authorities);
     ``limits``: connections open and kept idle (default: the mesh's).
     """
-    from modelmesh.engine.drivers import DEFAULT_LIMITS, shared_ssl_context
-
     context, limits = verify or shared_ssl_context(), limits or DEFAULT_LIMITS
     transport = httpx2.AsyncHTTPTransport(retries=0, verify=context, limits=limits)
     # httpx2 takes no pool of one's own: it is swapped in before the transport sends anything.
@@ -55,7 +65,7 @@ def upstream_transport(
 def _connection_class() -> Any:
     """httptools' parser when installed (several times cheaper), else httpcore2's h11 connection."""
     try:
-        from modelmesh.serve.upstream_http import Http1Connection
+        from modelmesh.upstream.http1 import Http1Connection
     except ImportError:
         return httpcore2.AsyncHTTP11Connection
     return Http1Connection

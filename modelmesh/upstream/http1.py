@@ -6,7 +6,7 @@ httpcore2's connection: its pure-Python h11 state machine cost ~200 µs of CPU p
 much as the rest of the proxy (measured with ``python -m benchmarks.proxy_profile``). It presents what
 ``upstream.UpstreamPool`` needs of a connection (httpcore2's ``is_idle``/``has_expired``/...) and raises
 httpcore2's exceptions, so httpx2 maps failures as usual. It deliberately does no connection pooling,
-TLS or socket work (``upstream``, ``upstream_io``) and no HTTP/2.
+TLS or socket work (``pool``, ``sockets``) and no HTTP/2.
 """
 
 from __future__ import annotations
