@@ -6,7 +6,8 @@ driving the same flow. Whatever a command raises is thrown back into the flow (w
 every provider response a driver opened is closed when the flow ends, however it ends. The two classes
 differ only in blocking versus awaiting, in that an async read can be cut off at its deadline, and in
 that the async driver runs routing calls (``Decide``) in a worker thread when the state store does
-blocking I/O, so a slow SQLite file or Redis server never stalls the event loop (ADR 0002).
+blocking I/O, so a slow SQLite file or Redis server never stalls the event loop (ADR 0002). The sync
+driver sends through httpx2's own transport; the async one through ``modelmesh.upstream`` (ADR 0004).
 """
 
 from __future__ import annotations
