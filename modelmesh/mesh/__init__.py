@@ -23,7 +23,7 @@ from modelmesh.connectors.base import Connector
 from modelmesh.errors import UnknownNameError
 from modelmesh.events import RotationEvent
 from modelmesh.mesh.entry import MeshEntry
-from modelmesh.mesh.environment import MeshEnvironment
+from modelmesh.mesh.environment import MeshEnvironment, does_blocking_io
 from modelmesh.quotas import QuotaBook
 from modelmesh.routing.availability import Unavailable, availability
 from modelmesh.routing.pool import Pool
@@ -112,7 +112,7 @@ class ModelMesh:
 
     @store.setter
     def store(self, store: StateStore) -> None:
-        self.env.store = store
+        self.env.store, self.env.store_blocks = store, does_blocking_io(store)
 
     @property
     def observer(self) -> Observer:

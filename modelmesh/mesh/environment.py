@@ -45,8 +45,7 @@ class MeshEnvironment:
         self.rng = rng or random.Random()
         self.usage = UsageLedger()
         self.quotas = quotas or QuotaBook()
-        # Anything but the in-process store does I/O: async callers run routing calls off the loop.
-        self.store_blocks = not isinstance(store, MemoryStateStore)
+        self.store_blocks = does_blocking_io(store)
         self.last_model: dict[str, str] = {}  # pool -> the model that answered last
         self._degraded = False
         self._redactor = Redactor.for_endpoints(providers.values())
@@ -123,3 +122,8 @@ def _request_event(run: RoutingRun, outcome: str, model: ModelSpec | None, **ext
         started_at=run.started_at,
         **extra,
     )
+
+
+def does_blocking_io(store: StateStore) -> bool:
+    """Anything but the in-process store does I/O: async callers run its calls off the event loop."""
+    return not isinstance(store, MemoryStateStore)

@@ -89,3 +89,20 @@ async def test_a_slow_store_does_not_stall_a_concurrent_timer(openai_fake: FakeP
         await tick
     assert slow.calls >= 6 and elapsed >= slow.calls * DELAY_S * 0.9  # the store really was slow
     assert max(gaps) < DELAY_S  # yet the loop never waited for it
+
+
+def test_replacing_the_store_decides_anew_whether_its_calls_leave_the_loop(tmp_path: Any) -> None:
+    from modelmesh.state.memory import MemoryStateStore
+    from modelmesh.state.sqlite import SQLiteStateStore
+
+    with FakeProvider(name="openai", models=["gpt-4o-mini"]) as fake:
+        config = {
+            "providers": {"openai": {"api_key": fake.api_key, "base_url": fake.base_url}},
+            "pools": {"chat": {"capability": "chat-completion", "models": ["gpt-4o-mini"]}},
+        }
+        mesh = create_async("chat", config=config).mesh
+    assert not mesh.store_blocks
+    mesh.store = SQLiteStateStore(path=str(tmp_path / "state.sqlite3"))
+    assert mesh.store_blocks
+    mesh.store = MemoryStateStore()
+    assert not mesh.store_blocks
