@@ -11,6 +11,7 @@ import httpx2
 import openai
 
 from modelmesh.connectors.base import ConnectorError, Failure, FailureKind
+from modelmesh.mesh.inbound import header_dict
 from modelmesh.payloads import parse_json
 from modelmesh.routing.run import Attempt, Exhausted, RoutingRun
 from modelmesh.types import Endpoint
@@ -49,12 +50,7 @@ class StreamInterruptedError(openai.APIError):
 
 def rate_limit_headers(response: httpx2.Response) -> dict[str, str]:
     """The provider's rate-limit headers (usually none), for the model's health record."""
-    encoding = response.headers.encoding
-    return {
-        k.decode(encoding).lower(): v.decode(encoding)
-        for k, v in response.headers.raw
-        if b"ratelimit" in k.lower()
-    }
+    return {name: value for name, value in header_dict(response.headers).items() if "ratelimit" in name}
 
 
 def provider_request(attempt: Attempt) -> httpx2.Request:

@@ -45,23 +45,22 @@ class StreamMonitor:
     def feed(self, chunk: bytes) -> bytes:
         if (
             not self._buffer
-            and self._translator is None
-            and chunk.startswith(b"data: ")
-            and chunk.find(b"\n") == len(chunk) - 2
             and chunk.endswith(b"\n\n")
+            and chunk.find(b"\n\n") == len(chunk) - 2
             and b"\r" not in chunk
         ):
-            return self._passthrough(chunk[6:-2], chunk)  # the usual chunk: exactly one one-line event
+            return self._event(chunk[:-2], chunk)  # the usual chunk: exactly one whole event
         buffer = self._buffer + chunk
         if b"\r" in buffer:
             buffer = buffer.replace(b"\r\n", b"\n")
         *events, self._buffer = buffer.split(b"\n\n")
         return b"".join([self._event(raw) for raw in events if raw])
 
-    def _event(self, raw: bytes) -> bytes:
-        """One event (``raw``, without its blank line) as the SDK should get it."""
+    def _event(self, raw: bytes, whole: bytes | None = None) -> bytes:
+        """One event (``raw``, without its blank line) as the SDK should get it; ``whole`` is the same
+        event with its blank line, when the caller already holds those bytes."""
         if self._translator is None and raw.startswith(b"data: ") and b"\n" not in raw:
-            return self._passthrough(raw[6:], raw + b"\n\n")  # one line: no decoding needed
+            return self._passthrough(raw[6:], whole or raw + b"\n\n")  # one line: no decoding needed
         name: str | None = None
         data_lines: list[str] = []
         for line in raw.decode("utf-8", "replace").split("\n"):

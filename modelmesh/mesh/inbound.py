@@ -54,7 +54,7 @@ def _dialect_request(request: httpx2.Request) -> InboundRequest | None:
         return None
     try:
         try:
-            parsed = json.loads(request.content) if request.content else None
+            parsed = parse_json(request.content) if request.content else None
         except ValueError:
             parsed = None
         if not isinstance(parsed, dict):
