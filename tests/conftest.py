@@ -67,6 +67,18 @@ def pool_config(**pool: Any) -> dict[str, Any]:
     return {"pools": {"chat-completion": pool}}
 
 
+def groq_and_openai(openai_fake: FakeProvider, groq_fake: FakeProvider) -> dict[str, Any]:
+    """The ``providers`` section for the two fakes: groq's llama-3.1-8b-instant, openai's gpt-4o."""
+    return {
+        "groq": {
+            "api_key": groq_fake.api_key,
+            "base_url": groq_fake.base_url,
+            "models": ["llama-3.1-8b-instant"],
+        },
+        "openai": {"api_key": openai_fake.api_key, "base_url": openai_fake.base_url, "models": ["gpt-4o"]},
+    }
+
+
 NODE_MODULES = Path(__file__).resolve().parent.parent / ".venv" / "node" / "node_modules"
 
 

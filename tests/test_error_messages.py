@@ -11,20 +11,14 @@ import pytest
 
 from modelmesh import create
 from modelmesh.testing import FakeProvider, Fault
+from tests.conftest import groq_and_openai
 
 HELLO = [{"role": "user", "content": "Hello!"}]
 LLAMA = "llama-3.1-8b-instant"
 
 
 def two_providers(openai_fake: FakeProvider, groq_fake: FakeProvider, **pool: Any) -> dict[str, Any]:
-    providers = {
-        "groq": {
-            "api_key": groq_fake.api_key,
-            "base_url": groq_fake.base_url,
-            "models": ["llama-3.1-8b-instant"],
-        },
-        "openai": {"api_key": openai_fake.api_key, "base_url": openai_fake.base_url, "models": ["gpt-4o"]},
-    }
+    providers = groq_and_openai(openai_fake, groq_fake)
     settings = {"capability": "chat-completion", "retry": {"max_attempts": 1}, **pool}
     return {"providers": providers, "pools": {"chat-completion": settings}}
 

@@ -8,6 +8,7 @@ import json
 from modelmesh import create
 from modelmesh.events import AttemptEvent, DecisionEvent, Event, FailoverEvent, RequestEvent
 from modelmesh.testing import FakeProvider, Fault
+from tests.conftest import groq_and_openai
 from tests.routing.conftest import RecordingObserver
 
 HELLO = [{"role": "user", "content": "Hello!"}]
@@ -20,14 +21,7 @@ def test_a_failed_over_request_emits_typed_events_with_one_request_id(
     openai_fake.reset()
     groq_fake.reset()
     groq_fake.fail_next(5, Fault.status(503))
-    providers = {
-        "groq": {
-            "api_key": groq_fake.api_key,
-            "base_url": groq_fake.base_url,
-            "models": ["llama-3.1-8b-instant"],
-        },
-        "openai": {"api_key": openai_fake.api_key, "base_url": openai_fake.base_url, "models": ["gpt-4o"]},
-    }
+    providers = groq_and_openai(openai_fake, groq_fake)
     pool = {"capability": "chat-completion", "retry": {"max_attempts": 1}}
     client = create(config={"providers": providers, "pools": {"chat-completion": pool}})
     recorder = RecordingObserver()

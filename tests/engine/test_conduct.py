@@ -13,6 +13,7 @@ import pytest
 from modelmesh import StreamInterruptedError, create, create_async
 from modelmesh.connectors.base import Connector
 from modelmesh.testing import FakeProvider, Fault
+from tests.conftest import groq_and_openai
 from tests.engine.scripted import Script, ScriptedServer
 
 HELLO = [{"role": "user", "content": "Hello!"}]
@@ -60,14 +61,7 @@ def test_a_pool_benched_for_failures_still_answers_what_it_can(
     groq_fake.reset()
     groq_fake.set_outage(Fault.status(503))
     openai_fake.script([Fault.status(503), None] * 20)  # answers every other request
-    providers = {
-        "groq": {
-            "api_key": groq_fake.api_key,
-            "base_url": groq_fake.base_url,
-            "models": ["llama-3.1-8b-instant"],
-        },
-        "openai": {"api_key": openai_fake.api_key, "base_url": openai_fake.base_url, "models": ["gpt-4o"]},
-    }
+    providers = groq_and_openai(openai_fake, groq_fake)
     settings = pool(["groq.llama-3.1-8b-instant", "openai.gpt-4o"], deactivation={"failure_threshold": 1})
     client = create(config={"providers": providers, "pools": {"chat-completion": settings}})
     outcomes = []
