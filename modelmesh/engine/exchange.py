@@ -11,7 +11,7 @@ import httpx2
 import openai
 
 from modelmesh.connectors.base import ConnectorError, Failure, FailureKind
-from modelmesh.mesh.inbound import header_dict
+from modelmesh.headers import header_dict
 from modelmesh.payloads import parse_json
 from modelmesh.routing.run import Attempt, Exhausted, RoutingRun
 from modelmesh.types import Endpoint

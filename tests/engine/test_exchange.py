@@ -11,7 +11,6 @@ import pytest
 import modelmesh
 from modelmesh.engine.exchange import provider_request, whole_answer
 from modelmesh.engine.streaming import StreamMonitor
-from modelmesh.mesh.inbound import header_dict
 from modelmesh.routing.run import Attempt, RoutingRun
 
 CONFIG = {
@@ -56,11 +55,6 @@ def test_the_provider_request_is_what_httpx2_would_build() -> None:
     assert built.content == reference.content == out.content
     assert json.loads(built.content)["model"] == "gpt-4o-mini"
     assert built.extensions["timeout"]["read"] == attempt.read_s
-
-
-def test_header_dict_decodes_as_httpx2_does() -> None:
-    headers = httpx2.Headers([(b"X-Session", "café".encode()), (b"Accept", b"application/json")])
-    assert header_dict(headers) == dict(headers.items())
 
 
 def test_a_whole_answer_reads_the_same_with_or_without_the_primed_body() -> None:
