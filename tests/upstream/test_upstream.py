@@ -99,8 +99,8 @@ def test_the_proxy_hands_the_mesh_this_pool_and_parser() -> None:
         assert isinstance(app.state.transport._http._pool, UpstreamPool)
     finally:
         mesh.close()
-    parser = "Http1Connection" if HTTPTOOLS else "AsyncHTTP11Connection"  # httptools' or h11's
-    assert upstream._CONNECTION.__name__ == parser
+    parser = "AsyncHttp1Connection" if HTTPTOOLS else "AsyncHTTP11Connection"  # httptools' or h11's
+    assert upstream._ASYNC_CONNECTION.__name__ == parser
 
 
 def test_keep_alive_connections_are_reused(run: Callable[[Awaitable[Any]], Any]) -> None:
