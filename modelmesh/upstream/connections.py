@@ -9,6 +9,8 @@ Everything that knows HTTP is in ``http1``; the two differ only in blocking vers
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpcore2
 
 from modelmesh.upstream.http1 import READ_SIZE, Http1Connection, Http1Exchange
@@ -34,34 +36,7 @@ class AsyncHttp1Connection(Http1Connection):
         except BaseException:
             await self.aclose()
             raise
-        return exchange.response(_AsyncBody(self, exchange), self.stream)
-
-
-class _AsyncBody:
-    """An answer's body as it arrives; closing it before its end closes the connection."""
-
-    def __init__(self, connection: AsyncHttp1Connection, exchange: Http1Exchange) -> None:
-        self.connection, self.exchange = connection, exchange
-
-    def __aiter__(self) -> _AsyncBody:
-        return self
-
-    async def __anext__(self) -> bytes:
-        exchange = self.exchange
-        try:
-            while (chunk := exchange.take()) is None:
-                exchange.feed(await self.connection.stream.read(READ_SIZE, exchange.read_timeout))
-        except BaseException:
-            await self.connection.aclose()
-            raise
-        if chunk:
-            return chunk
-        await self.aclose()
-        raise StopAsyncIteration
-
-    async def aclose(self) -> None:
-        if self.connection.let_go(self.exchange):
-            await self.connection.aclose()
+        return exchange.response(_Body(self, exchange), self.stream)
 
 
 class SyncHttp1Connection(Http1Connection):
@@ -84,16 +59,20 @@ class SyncHttp1Connection(Http1Connection):
         except BaseException:
             self.close()
             raise
-        return exchange.response(_SyncBody(self, exchange), self.stream)
+        return exchange.response(_Body(self, exchange), self.stream)
 
 
-class _SyncBody:
-    """An answer's body as it arrives; closing it before its end closes the connection."""
+class _Body:
+    """An answer's body as it arrives (iterated by a sync connection's caller, awaited by an async one's);
+    closing it before its end closes the connection."""
 
-    def __init__(self, connection: SyncHttp1Connection, exchange: Http1Exchange) -> None:
+    def __init__(self, connection: Any, exchange: Http1Exchange) -> None:
         self.connection, self.exchange = connection, exchange
 
-    def __iter__(self) -> _SyncBody:
+    def __iter__(self) -> _Body:
+        return self
+
+    def __aiter__(self) -> _Body:
         return self
 
     def __next__(self) -> bytes:
@@ -109,6 +88,23 @@ class _SyncBody:
         self.close()
         raise StopIteration
 
+    async def __anext__(self) -> bytes:
+        exchange = self.exchange
+        try:
+            while (chunk := exchange.take()) is None:
+                exchange.feed(await self.connection.stream.read(READ_SIZE, exchange.read_timeout))
+        except BaseException:
+            await self.connection.aclose()
+            raise
+        if chunk:
+            return chunk
+        await self.aclose()
+        raise StopAsyncIteration
+
     def close(self) -> None:
         if self.connection.let_go(self.exchange):
             self.connection.close()
+
+    async def aclose(self) -> None:
+        if self.connection.let_go(self.exchange):
+            await self.connection.aclose()
