@@ -21,6 +21,7 @@ import httptools
 READ_SIZE = 64 * 1024  # bytes asked of the socket per read
 _FLUSH_AT = 64 * 1024  # bytes of a request held back to be sent in one piece
 _IDLE, _ACTIVE, _CLOSED = "idle", "active", "closed"
+_SWITCHED = "The server switched protocols (101), which the mesh does not do."
 
 
 def _head(request: httpcore2.Request) -> tuple[bytes, bool]:
@@ -82,7 +83,9 @@ class Http1Exchange:
             return
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserError as exc:
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:  # the latter is no subclass
+            if self.head_done and self.status == 101:  # httptools stops at a switch of protocols
+                raise httpcore2.RemoteProtocolError(_SWITCHED) from None
             raise httpcore2.RemoteProtocolError(
                 f"The provider's answer is not valid HTTP/1.1: {exc}"
             ) from None
@@ -103,7 +106,7 @@ class Http1Exchange:
         if not self.head_done or (self.status < 200 and self.status != 101):
             return False
         if self.status == 101:
-            raise httpcore2.RemoteProtocolError("The server switched protocols, which the mesh does not do.")
+            raise httpcore2.RemoteProtocolError(_SWITCHED)
         return True
 
     def take(self) -> bytes | None:

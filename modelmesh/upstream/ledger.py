@@ -52,12 +52,12 @@ class PoolLedger:
 
     def key(self, request: httpcore2.Request) -> Key:
         """The origin ``request`` goes to; only http and https are spoken."""
-        origin = request.url.origin
-        if origin.scheme not in (b"http", b"https"):
-            scheme = origin.scheme.decode("latin-1")
+        if request.url.scheme not in (b"http", b"https"):  # before .origin, which knows no other port
+            scheme = request.url.scheme.decode("latin-1")
             raise httpcore2.UnsupportedProtocol(
                 f"The mesh's client to providers speaks http and https, not {scheme!r}."
             )
+        origin = request.url.origin
         return (origin.scheme, origin.host, origin.port)
 
     def checkout(self, key: Key) -> Checkout:

@@ -432,6 +432,11 @@ def test_an_answer_ended_by_the_close_of_the_connection(clients: Clients) -> Non
         (b"", httpx2.RemoteProtocolError),  # closed without an answer
         (b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nshort", httpx2.RemoteProtocolError),
         (b"NOT HTTP AT ALL\r\n\r\n", httpx2.RemoteProtocolError),
+        # httptools' upgrade error is no HttpParserError: it escaped httpx2's exception map
+        (
+            b"HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: ws\r\n\r\nxx",
+            httpx2.RemoteProtocolError,
+        ),
     ],
 )
 def test_broken_answers_are_protocol_errors(clients: Clients, reply: bytes, error: type[Exception]) -> None:
