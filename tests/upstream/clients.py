@@ -25,6 +25,7 @@ class SyncInThreads:
 
     def __init__(self, transport: httpx2.HTTPTransport, **options: Any) -> None:
         self.client = httpx2.Client(transport=transport, **options)
+        self._transport = transport  # as httpx2.AsyncClient names it
 
     async def post(self, *args: Any, **kwargs: Any) -> httpx2.Response:
         return await asyncio.to_thread(self.client.post, *args, **kwargs)

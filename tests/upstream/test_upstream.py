@@ -542,3 +542,18 @@ def test_the_pools_answer_over_httpcore2s_connections_too(
             assert len(accepted) == 1
 
     clients.run(main())
+
+
+def test_many_concurrent_requests_share_a_few_connections(clients: Clients) -> None:
+    """The sync pool's books are shared by threads: none lost, none counted twice, the limit held."""
+
+    async def main() -> None:
+        limits = httpx2.Limits(max_connections=3, max_keepalive_connections=3)
+        async with server(echo_forever) as (origin, accepted), clients.open(limits=limits) as client:
+            replies = await asyncio.gather(*(client.post(origin, content=b"%d" % n) for n in range(60)))
+            assert [r.content for r in replies] == [b"echo:%d" % n for n in range(60)]
+            assert len(accepted) <= 3
+            pool = client._transport._pool
+            assert pool.connections_open == len(pool.connections) == pool.idle_count <= 3
+
+    clients.run(main())
