@@ -117,6 +117,10 @@ def test_the_request_leaves_in_one_piece_and_a_streamed_body_is_chunked() -> Non
     sent = chunked.body(b"one") + chunked.body(b"") + chunked.end()
     assert sent.endswith(b"\r\n\r\n3\r\none\r\n0\r\n\r\n")
 
+    mentioned = Http1Exchange(request(headers=[(b"x-note", b"transfer-encoding: chunked")]))
+    sent = mentioned.body(b"one") + mentioned.end()
+    assert sent.endswith(b"chunked\r\n\r\none")  # a value that mentions it declares nothing
+
 
 def test_a_large_body_is_sent_as_it_comes_not_held_whole() -> None:
     exchange = Http1Exchange(request())
