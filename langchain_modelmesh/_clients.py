@@ -26,7 +26,7 @@ from modelmesh.client import (
 )
 from modelmesh.config import MeshConfig
 from modelmesh.mesh import ModelMesh
-from modelmesh.transport import AsyncMeshTransport, MeshTransport, shared_ssl_context
+from modelmesh.transport import AsyncMeshTransport, MeshTransport
 
 ConfigSource = str | os.PathLike[str] | dict[str, Any] | MeshConfig
 MeshSource = MeshClient | AsyncMeshClient | ModelMesh
@@ -95,13 +95,11 @@ def mesh_clients(mesh: ModelMesh, **options: Any) -> tuple[MeshClient, AsyncMesh
     Fresh clients rather than a caller's: the hooks must sit on the HTTP client, and one a caller
     built may be in use elsewhere.
     """
-    upstream = httpx2.HTTPTransport(retries=0, verify=shared_ssl_context())
-    async_upstream = httpx2.AsyncHTTPTransport(retries=0, verify=shared_ssl_context())
     sync_http = SelfClosingHttpClient(
-        transport=MeshTransport(mesh, upstream), timeout=None, event_hooks={"response": [_record]}
+        transport=MeshTransport(mesh), timeout=None, event_hooks={"response": [_record]}
     )
     async_http = AsyncSelfClosingHttpClient(
-        transport=AsyncMeshTransport(mesh, async_upstream),
+        transport=AsyncMeshTransport(mesh),
         timeout=None,
         event_hooks={"response": [_arecord]},
     )

@@ -6,8 +6,8 @@ driving the same flow. Whatever a command raises is thrown back into the flow (w
 every provider response a driver opened is closed when the flow ends, however it ends. The two classes
 differ only in blocking versus awaiting, in that an async read can be cut off at its deadline, and in
 that the async driver runs routing calls (``Decide``) in a worker thread when the state store does
-blocking I/O, so a slow SQLite file or Redis server never stalls the event loop (ADR 0002). The sync
-driver sends through httpx2's own transport; the async one through ``modelmesh.upstream`` (ADR 0004).
+blocking I/O, so a slow SQLite file or Redis server never stalls the event loop (ADR 0002). Both send
+through ``modelmesh.upstream``'s pools, the async one (ADR 0004) and the blocking one (ADR 0005).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from modelmesh.engine.commands import (
     Sleep,
 )
 from modelmesh.engine.flow import request_flow
-from modelmesh.upstream.pool import DEFAULT_LIMITS, shared_ssl_context, upstream_transport
+from modelmesh.upstream.pool import sync_upstream_transport, upstream_transport
 
 if TYPE_CHECKING:
     from modelmesh.mesh import ModelMesh
@@ -74,9 +74,7 @@ class MeshTransport(httpx2.BaseTransport):
 
     def __init__(self, mesh: ModelMesh, http: httpx2.BaseTransport | None = None) -> None:
         self.mesh = mesh
-        self._http = http or httpx2.HTTPTransport(
-            retries=0, verify=shared_ssl_context(), limits=DEFAULT_LIMITS
-        )
+        self._http = http or sync_upstream_transport()  # httpx2 over the blocking pool (ADR 0005)
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         request.read()

@@ -1,112 +1,69 @@
-"""HTTP/1.1 connections from the proxy to providers, with answers parsed by httptools (C).
+"""HTTP/1.1 for the client to providers, without I/O (sans-IO, ADR 0005): answers parsed by httptools.
 
-Owns one keep-alive connection's exchanges: writing a request (head and body, chunked when httpx2
-declared it so) and reading the answer with httptools' parser, streamed as it arrives. Why not
-httpcore2's connection: its pure-Python h11 state machine cost ~200 µs of CPU per request, about as
-much as the rest of the proxy (measured with ``python -m benchmarks.proxy_profile``). It presents what
-``upstream.UpstreamPool`` needs of a connection (httpcore2's ``is_idle``/``has_expired``/...) and raises
-httpcore2's exceptions, so httpx2 maps failures as usual. It deliberately does no connection pooling,
-TLS or socket work (``pool``, ``sockets``) and no HTTP/2.
+Owns what knows HTTP: a request serialised to bytes (head, body, chunked framing when httpx2 declared
+it, header-injection checks), an answer parsed from the bytes the server sent (httptools, C), its
+framing (length, chunked, until close, HEAD, informational 1xx answers), whether the connection is
+reusable afterwards, and one connection's life (idle, busy, closed, expired). Why not httpcore2's
+connection: its pure-Python h11 state machine costs ~130-200 µs of CPU per exchange, about as much as
+the rest of the proxy (``python -m benchmarks.proxy_profile``). It raises httpcore2's exceptions, so
+httpx2 maps failures as usual. It deliberately moves no bytes: ``upstream.connections`` drives it over
+a socket, blocking or awaiting; no pooling (``upstream.ledger``), TLS or HTTP/2.
 """
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import httpcore2
 import httptools
 
-_READ = 64 * 1024
+READ_SIZE = 64 * 1024  # bytes asked of the socket per read
+_FLUSH_AT = 64 * 1024  # bytes of a request held back to be sent in one piece
 _IDLE, _ACTIVE, _CLOSED = "idle", "active", "closed"
+_SWITCHED = "The server switched protocols (101), which the mesh does not do."
 
 
-class Http1Connection:
-    """One request at a time over ``stream``; reusable once an answer was read to its end."""
+def _head(request: httpcore2.Request) -> tuple[bytes, bool]:
+    """The request line and headers, and whether httpx2 declared the body chunked.
 
-    def __init__(
-        self, *, origin: object, stream: httpcore2.AsyncNetworkStream, keepalive_expiry: float | None
-    ) -> None:
-        self.origin, self.stream, self.keepalive_expiry = origin, stream, keepalive_expiry
-        self.state = _IDLE
-        self.expire_at: float | None = None
+    Checked on the joined bytes, the slow per-header look only when needed: ~4 µs, not ~16 µs.
+    """
+    headers = request.headers
+    fields = b"".join([b"%s: %s\r\n" % field for field in headers])
+    lines = len(headers)
+    if (
+        fields.count(b"\n") != lines
+        or fields.count(b"\r") != lines
+        or b":" in b"".join([n for n, _ in headers])
+    ):
+        _refuse(headers)
+    chunked = b"transfer-encoding" in fields.lower() and _is_chunked(headers)
+    return b"%s %s HTTP/1.1\r\n%s\r\n" % (request.method, request.url.target, fields), chunked
 
-    def is_idle(self) -> bool:
-        return self.state is _IDLE
 
-    def is_available(self) -> bool:
-        return self.state is _IDLE
+def _refuse(headers: list[tuple[bytes, bytes]]) -> None:
+    """Names the header that would inject lines into the request (or end its head early)."""
+    for name, value in headers:
+        if b"\r" in name or b"\n" in name or b"\r" in value or b"\n" in value or b":" in name:
+            raise httpcore2.LocalProtocolError(f"Invalid header {name!r}: it holds a line break or colon.")
 
-    def is_closed(self) -> bool:
-        return self.state is _CLOSED
 
-    def has_expired(self) -> bool:
-        """Idle past the keep-alive expiry, or closed (or written to) by the server while idle."""
-        if self.state is not _IDLE:
-            return False
-        if self.expire_at is not None and time.monotonic() > self.expire_at:
-            return True
-        return bool(self.stream.get_extra_info("is_readable"))
+def _is_chunked(headers: list[tuple[bytes, bytes]]) -> bool:
+    return any(
+        name.lower() == b"transfer-encoding" and b"chunked" in value.lower() for name, value in headers
+    )
 
-    async def aclose(self) -> None:
-        self.state = _CLOSED
-        await self.stream.aclose()
 
-    async def handle_async_request(self, request: httpcore2.Request) -> httpcore2.Response:
-        if self.state is not _IDLE:
-            raise httpcore2.ConnectionNotAvailable()
-        self.state, self.expire_at = _ACTIVE, None
+class Http1Exchange:
+    """One request and its answer: bytes to send out, bytes received fed in; httptools calls back."""
+
+    def __init__(self, request: httpcore2.Request) -> None:
+        head, self.chunked = _head(request)
+        self.outgoing, self.outgoing_size = [head], len(head)
         timeouts = request.extensions.get("timeout", {})
-        answer = _Answer(self, request.method == b"HEAD", timeouts.get("read"))
-        try:
-            await self._send(request, timeouts.get("write"))
-            await answer.read_head()
-        except BaseException:
-            await self.aclose()
-            raise
-        extensions = {
-            "http_version": b"HTTP/1.1",
-            "reason_phrase": answer.reason,
-            "network_stream": self.stream,
-        }
-        return httpcore2.Response(
-            status=answer.status, headers=answer.headers, content=answer, extensions=extensions
-        )
-
-    async def _send(self, request: httpcore2.Request, timeout: float | None) -> None:
-        head = [request.method, b" ", request.url.target, b" HTTP/1.1\r\n"]
-        chunked = False
-        for name, value in request.headers:
-            if b"\r" in name or b"\n" in name or b"\r" in value or b"\n" in value or b":" in name:
-                raise httpcore2.LocalProtocolError(
-                    f"Invalid header {name!r}: it holds a line break or colon."
-                )
-            head += (name, b": ", value, b"\r\n")
-            chunked = chunked or (name.lower() == b"transfer-encoding" and b"chunked" in value.lower())
-        head.append(b"\r\n")
-        await self.stream.write(b"".join(head), timeout)
-        async for chunk in request.stream:  # type: ignore[union-attr]
-            if chunk and chunked:
-                await self.stream.write(b"%x\r\n%s\r\n" % (len(chunk), chunk), timeout)
-            elif chunk:
-                await self.stream.write(chunk, timeout)
-        if chunked:
-            await self.stream.write(b"0\r\n\r\n", timeout)
-
-    async def _answered(self, keep_alive: bool) -> None:
-        """The answer was read to its end: the connection takes the next request, or is closed."""
-        if keep_alive and self.state is _ACTIVE:
-            self.state = _IDLE
-            if self.keepalive_expiry is not None:
-                self.expire_at = time.monotonic() + self.keepalive_expiry
-        else:
-            await self.aclose()
-
-
-class _Answer:
-    """The answer being read: httptools' callbacks fill it; iterating it streams the body."""
-
-    def __init__(self, connection: Http1Connection, head_only: bool, timeout: float | None) -> None:
-        self.connection, self.head_only, self.timeout = connection, head_only, timeout
+        self.read_timeout, self.write_timeout = timeouts.get("read"), timeouts.get("write")
+        self.head_only = request.method == b"HEAD"
         self.parser = httptools.HttpResponseParser(self)
         self.status, self.reason = 0, b""
         self.headers: list[tuple[bytes, bytes]] = []
@@ -114,7 +71,75 @@ class _Answer:
         self.extra = False  # the server sent more than this answer: never reuse the connection
         self.keep_alive = False
         self.chunks: list[bytes] = []
-        self.finished = False
+        self.finished = False  # the reader let go of the answer
+
+    # What to send: the head waits to leave with the body (one write, not two).
+    def body(self, chunk: bytes) -> bytes:
+        """What to send for one piece of the request body: b"" while it is held back for more."""
+        if chunk:
+            piece = b"%x\r\n%s\r\n" % (len(chunk), chunk) if self.chunked else chunk
+            self.outgoing.append(piece)
+            self.outgoing_size += len(piece)
+        return self._flush() if self.outgoing_size >= _FLUSH_AT else b""
+
+    def end(self) -> bytes:
+        """What is left to send once the body has ended."""
+        if self.chunked:
+            self.outgoing.append(b"0\r\n\r\n")
+        return self._flush()
+
+    def _flush(self) -> bytes:
+        data = self.outgoing[0] if len(self.outgoing) == 1 else b"".join(self.outgoing)
+        self.outgoing, self.outgoing_size = [], 0
+        return data
+
+    # What was received.
+    def feed(self, data: bytes) -> None:
+        """Parses what the server sent next; ``b""`` is the server closing the connection."""
+        if not data:
+            self._closed_by_server()
+            return
+        try:
+            self.parser.feed_data(data)
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:  # the latter is no subclass
+            if self.head_done and self.status == 101:  # httptools stops at a switch of protocols
+                raise httpcore2.RemoteProtocolError(_SWITCHED) from None
+            raise httpcore2.RemoteProtocolError(
+                f"The provider's answer is not valid HTTP/1.1: {exc}"
+            ) from None
+
+    def _closed_by_server(self) -> None:
+        if not self.head_done or self.status < 200:
+            raise httpcore2.RemoteProtocolError("Server disconnected without sending a response.")
+        names = {name.lower() for name, _ in self.headers}
+        if self.done or b"content-length" in names or b"transfer-encoding" in names:
+            raise httpcore2.RemoteProtocolError("The server closed the connection mid-answer.")
+        self.done, self.extra = (
+            True,
+            True,
+        )  # no length nor chunks: it ends with the connection (RFC 9112 §6.3)
+
+    def head_ready(self) -> bool:
+        """The final answer's head was read (informational 1xx answers are skipped)."""
+        if not self.head_done or (self.status < 200 and self.status != 101):
+            return False
+        if self.status == 101:
+            raise httpcore2.RemoteProtocolError(_SWITCHED)
+        return True
+
+    def take(self) -> bytes | None:
+        """The body bytes received so far; ``b""`` at the answer's end; None when more must be read."""
+        if self.chunks:
+            chunk = self.chunks[0] if len(self.chunks) == 1 else b"".join(self.chunks)
+            self.chunks.clear()
+            return chunk
+        return b"" if self.done else None
+
+    def response(self, content: Any, stream: object) -> httpcore2.Response:
+        extensions = {"http_version": b"HTTP/1.1", "reason_phrase": self.reason, "network_stream": stream}
+        return httpcore2.Response(
+            status=self.status, headers=self.headers, content=content, extensions=extensions
+        )
 
     # httptools callbacks; after the final answer, whatever else arrives is ignored (self.extra)
     def on_message_begin(self) -> None:
@@ -149,62 +174,60 @@ class _Answer:
             self.done = True
             self.keep_alive = self.parser.should_keep_alive()  # only valid inside the callback
 
-    async def read_head(self) -> None:
-        while not (self.head_done and (self.status >= 200 or self.status == 101)):
-            if not await self._feed():
-                raise httpcore2.RemoteProtocolError("Server disconnected without sending a response.")
-        if self.status == 101:
-            raise httpcore2.RemoteProtocolError("The server switched protocols, which the proxy does not do.")
 
-    async def _feed(self) -> bool:
-        """Reads and parses what the server sent next; False at the end of the stream."""
-        data = await self.connection.stream.read(_READ, self.timeout)
-        if not data:
+class Http1Connection:
+    """One connection's life, one request at a time: what httpcore2's pools ask of a connection.
+
+    ``stream`` is an httpcore2 network stream, sync or async; only its non-blocking
+    ``get_extra_info("is_readable")`` is asked here. The drivers add sending, reading and closing.
+    """
+
+    def __init__(self, *, origin: object, stream: Any, keepalive_expiry: float | None) -> None:
+        self.origin, self.stream, self.keepalive_expiry = origin, stream, keepalive_expiry
+        self.state = _IDLE
+        self.expire_at: float | None = None
+
+    def is_idle(self) -> bool:
+        return self.state is _IDLE
+
+    def is_available(self) -> bool:
+        return self.state is _IDLE
+
+    def is_closed(self) -> bool:
+        return self.state is _CLOSED
+
+    def has_expired(self) -> bool:
+        """Idle past the keep-alive expiry, or closed (or written to) by the server while idle."""
+        if self.state is not _IDLE:
             return False
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserError as exc:
-            raise httpcore2.RemoteProtocolError(
-                f"The provider's answer is not valid HTTP/1.1: {exc}"
-            ) from None
+        if self.expire_at is not None and time.monotonic() > self.expire_at:
+            return True
+        return bool(self.stream.get_extra_info("is_readable"))
+
+    def begin(self, request: httpcore2.Request) -> Http1Exchange:
+        """The exchange of ``request`` on this connection, which is busy until the answer is let go."""
+        if self.state is not _IDLE:
+            raise httpcore2.ConnectionNotAvailable()
+        exchange = Http1Exchange(request)  # before the state changes: a bad header leaves it idle
+        self.state, self.expire_at = _ACTIVE, None
+        return exchange
+
+    def let_go(self, exchange: Http1Exchange) -> bool:
+        """The answer's reader is done with it: True when the connection must now be closed.
+
+        Read to its end, a kept-alive answer leaves the connection idle for the next request; an
+        answer let go before its end would leave its rest to arrive on the next request.
+        """
+        if exchange.finished or self.state is _CLOSED:
+            return False
+        exchange.finished = True
+        if exchange.done and not exchange.chunks and exchange.keep_alive and not exchange.extra:
+            self.state = _IDLE
+            if self.keepalive_expiry is not None:
+                self.expire_at = time.monotonic() + self.keepalive_expiry
+            return False
+        self.state = _CLOSED
         return True
 
-    def __aiter__(self) -> _Answer:
-        return self
-
-    async def __anext__(self) -> bytes:
-        try:
-            while not self.chunks:
-                if self.done:
-                    await self._finish()
-                    raise StopAsyncIteration
-                if not await self._feed() and not self._ended_by_close():
-                    raise httpcore2.RemoteProtocolError("The server closed the connection mid-answer.")
-        except StopAsyncIteration:
-            raise
-        except BaseException:
-            await self.connection.aclose()
-            raise
-        chunk = self.chunks[0] if len(self.chunks) == 1 else b"".join(self.chunks)
-        self.chunks.clear()
-        return chunk
-
-    def _ended_by_close(self) -> bool:
-        """An answer with neither a length nor chunks ends where the connection does (RFC 9112 §6.3)."""
-        names = {name.lower() for name, _ in self.headers}
-        if b"content-length" in names or b"transfer-encoding" in names:
-            return False
-        self.done, self.extra = True, True  # and the connection is gone
-        return True
-
-    async def _finish(self) -> None:
-        if not self.finished:
-            self.finished = True
-            await self.connection._answered(self.keep_alive and not self.extra)
-
-    async def aclose(self) -> None:
-        if self.done and not self.chunks:
-            await self._finish()
-        elif not self.finished:  # closed before its end: the rest would arrive on the next request
-            self.finished = True
-            await self.connection.aclose()
+    def closing(self) -> None:
+        self.state = _CLOSED

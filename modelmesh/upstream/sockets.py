@@ -1,12 +1,13 @@
 """The async sockets to providers: an httpcore2 network backend on plain asyncio protocols.
 
-Owns opening TCP/Unix connections and TLS on them, and the byte streams httpcore2's HTTP/1.1
+Owns opening TCP/Unix connections and TLS on them, and the byte streams the async HTTP/1.1
 connections read and write. Why its own: httpcore2 asks each idle connection whether the server closed
 it (``get_extra_info("is_readable")``) and its default anyio streams answer with a ``poll()`` syscall
 through anyio's typed attributes (a third of a proxy worker's CPU at concurrency 64, measured with
 ``python -m benchmarks.proxy_profile``). A protocol that keeps reading while idle already knows of a
 close from the event loop: the check is an attribute read. Reads and writes wait on one future each,
-with one timer for their timeout. It deliberately parses no HTTP: httpcore2 does (see ``upstream``).
+with one timer for their timeout. It deliberately parses no HTTP (``upstream.http1`` does) and has no
+blocking twin: the sync connections use httpcore2's plain blocking sockets (ADR 0005).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
-"""The upstream client (``modelmesh.upstream.pool`` and ``sockets``): its pool and sockets.
+"""The clients to providers (``modelmesh.upstream``): pools, connections, HTTP/1.1 and sockets.
 
 Each test runs a raw asyncio server on 127.0.0.1 that controls exactly when it answers and when it
-closes, on the standard event loop and on uvloop (what the proxy runs on when it is installed).
+closes. The clients under test are the async one on the standard event loop and on uvloop (what the
+proxy runs on when it is installed) and the sync one (``MeshClient``'s), whose calls run in threads.
 """
 
 from __future__ import annotations
@@ -11,37 +12,35 @@ import os
 import shutil
 import ssl
 import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import httpcore2
 import httpx2
 import pytest
 
 from modelmesh.builder import build_mesh
 from modelmesh.client import build_config
+from modelmesh.engine.drivers import AsyncMeshTransport, MeshTransport
 from modelmesh.serve import create_app
 from modelmesh.serve.protocols import HTTPTOOLS
 from modelmesh.upstream import pool as upstream
-from modelmesh.upstream.pool import UpstreamPool, upstream_transport
+from modelmesh.upstream.pool import SyncUpstreamPool, UpstreamPool
+from tests.upstream.clients import KINDS, Clients, SyncInThreads
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
-@pytest.fixture(params=["asyncio", "uvloop"])
-def run(request: pytest.FixtureRequest) -> Iterator[Callable[[Awaitable[Any]], Any]]:
-    """Runs a coroutine on the parametrized event loop."""
-    factory = None
+@pytest.fixture(params=KINDS)
+def clients(request: pytest.FixtureRequest) -> Clients:
+    """The client under test: async on asyncio, async on uvloop, or sync (MeshClient's)."""
     if request.param == "uvloop":
-        factory = pytest.importorskip("uvloop").new_event_loop
-
-    def runner(coroutine: Awaitable[Any]) -> Any:
-        with asyncio.Runner(loop_factory=factory) as loop:
-            return loop.run(coroutine)  # type: ignore[arg-type]
-
-    yield runner
+        pytest.importorskip("uvloop")
+    return Clients(request.param)
 
 
 async def read_request(reader: asyncio.StreamReader) -> bytes:
@@ -91,32 +90,54 @@ async def echo_forever(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
         await writer.drain()
 
 
-def test_the_proxy_hands_the_mesh_this_pool_and_parser() -> None:
+def test_the_proxy_and_both_clients_send_through_these_pools_and_parsers() -> None:
     config = {"providers": {"openai": {"api_key": "sk-x", "base_url": "http://127.0.0.1:9/v1"}}}
     mesh = build_mesh(build_config(["chat-completion"], config=config))
     try:
         app = create_app(mesh)
         assert isinstance(app.state.transport._http._pool, UpstreamPool)
+        assert isinstance(AsyncMeshTransport(mesh)._http._pool, UpstreamPool)  # type: ignore[attr-defined]
+        assert isinstance(MeshTransport(mesh)._http._pool, SyncUpstreamPool)  # type: ignore[attr-defined]
     finally:
         mesh.close()
-    parser = "Http1Connection" if HTTPTOOLS else "AsyncHTTP11Connection"  # httptools' or h11's
-    assert upstream._CONNECTION.__name__ == parser
+    # httptools' parser, else httpcore2's h11 connections
+    names = (
+        ("AsyncHttp1Connection", "SyncHttp1Connection")
+        if HTTPTOOLS
+        else ("AsyncHTTP11Connection", "HTTP11Connection")
+    )
+    assert (upstream._ASYNC_CONNECTION.__name__, upstream._SYNC_CONNECTION.__name__) == names
 
 
-def test_keep_alive_connections_are_reused(run: Callable[[Awaitable[Any]], Any]) -> None:
+def test_the_swapped_pool_is_the_one_that_sends(clients: Clients) -> None:
+    """httpx2 builds its own pool first: the one swapped in must be the one holding connections."""
+
+    async def main() -> None:
+        transport = clients.transport()
+        client = SyncInThreads(transport) if clients.is_sync else httpx2.AsyncClient(transport=transport)
+        async with server(echo_forever) as (origin, _), client:
+            assert (await client.post(origin, content=b"x")).content == b"echo:x"
+            held = transport._pool.connections
+            expected = upstream._SYNC_CONNECTION if clients.is_sync else upstream._ASYNC_CONNECTION
+            assert [type(connection) for connection in held] == [expected]
+
+    clients.run(main())
+
+
+def test_keep_alive_connections_are_reused(clients: Clients) -> None:
     async def main() -> None:
         async with server(echo_forever) as (origin, accepted):
-            async with httpx2.AsyncClient(transport=upstream_transport()) as client:
+            async with clients.open() as client:
                 for n in range(3):
                     reply = await client.post(origin, content=b"%d" % n)
                     assert reply.content == b"echo:%d" % n
             assert len(accepted) == 1
 
-    run(main())
+    clients.run(main())
 
 
 def test_a_connection_the_server_closed_while_idle_is_not_reused(
-    run: Callable[[Awaitable[Any]], Any],
+    clients: Clients,
 ) -> None:
     async def once_then_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         body = await read_request(reader)
@@ -125,46 +146,42 @@ def test_a_connection_the_server_closed_while_idle_is_not_reused(
 
     async def main() -> None:
         async with server(once_then_close) as (origin, accepted):
-            async with httpx2.AsyncClient(transport=upstream_transport()) as client:
+            async with clients.open() as client:
                 assert (await client.post(origin, content=b"1")).content == b"echo:1"
                 await asyncio.sleep(0.1)  # the server's close reaches the idle pooled connection
                 assert (await client.post(origin, content=b"2")).content == b"echo:2"
             assert len(accepted) == 2
 
-    run(main())
+    clients.run(main())
 
 
-def test_a_server_that_never_answers_is_a_read_timeout(run: Callable[[Awaitable[Any]], Any]) -> None:
+def test_a_server_that_never_answers_is_a_read_timeout(clients: Clients) -> None:
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
         await asyncio.sleep(5)
 
     async def main() -> None:
-        transport = upstream_transport()
-        async with (
-            server(silent) as (origin, _),
-            httpx2.AsyncClient(transport=transport, timeout=0.3) as client,
-        ):
+        async with server(silent) as (origin, _), clients.open(timeout=0.3) as client:
             started = time.monotonic()
             with pytest.raises(httpx2.ReadTimeout):
                 await client.post(origin, content=b"x")
             assert time.monotonic() - started < 2.5
 
-    run(main())
+    clients.run(main())
 
 
-def test_a_refused_connection_is_a_connect_error(run: Callable[[Awaitable[Any]], Any]) -> None:
+def test_a_refused_connection_is_a_connect_error(clients: Clients) -> None:
     async def main() -> None:
         async with server(echo_forever) as (origin, _):
             pass  # closed: nothing listens on its port any more
-        async with httpx2.AsyncClient(transport=upstream_transport()) as client:
+        async with clients.open() as client:
             with pytest.raises(httpx2.ConnectError):
                 await client.post(origin, content=b"x")
 
-    run(main())
+    clients.run(main())
 
 
-def test_a_large_answer_read_slowly_arrives_whole(run: Callable[[Awaitable[Any]], Any]) -> None:
+def test_a_large_answer_read_slowly_arrives_whole(clients: Clients) -> None:
     big = bytes(range(256)) * 16 * 1024  # 4 MiB: reading pauses and resumes on the way
 
     async def large(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -174,7 +191,7 @@ def test_a_large_answer_read_slowly_arrives_whole(run: Callable[[Awaitable[Any]]
         await asyncio.sleep(1)
 
     async def main() -> None:
-        async with server(large) as (origin, _), httpx2.AsyncClient(transport=upstream_transport()) as client:
+        async with server(large) as (origin, _), clients.open() as client:
             received = bytearray()
             async with client.stream("POST", origin, content=b"x") as reply:
                 async for chunk in reply.aiter_raw():
@@ -183,7 +200,7 @@ def test_a_large_answer_read_slowly_arrives_whole(run: Callable[[Awaitable[Any]]
                         await asyncio.sleep(0.002)  # a slow reader: the buffer fills past its limit
             assert bytes(received) == big
 
-    run(main())
+    clients.run(main())
 
 
 @pytest.fixture(scope="module")
@@ -218,9 +235,7 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return cert, key
 
 
-def test_https_upstreams_are_verified_and_answered(
-    run: Callable[[Awaitable[Any]], Any], certificate: tuple[Path, Path]
-) -> None:
+def test_https_upstreams_are_verified_and_answered(clients: Clients, certificate: tuple[Path, Path]) -> None:
     cert, key = certificate
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_context.load_cert_chain(cert, key)
@@ -228,15 +243,15 @@ def test_https_upstreams_are_verified_and_answered(
     async def main() -> None:
         async with server(echo_forever, server_context) as (origin, accepted):
             trusting = ssl.create_default_context(cafile=str(cert))
-            async with httpx2.AsyncClient(transport=upstream_transport(trusting)) as client:
+            async with clients.open(trusting) as client:
                 for n in range(2):
                     assert (await client.post(origin, content=b"%d" % n)).content == b"echo:%d" % n
             assert len(accepted) == 1
-            async with httpx2.AsyncClient(transport=upstream_transport()) as client:  # the system's CAs
+            async with clients.open() as client:  # the system's CAs
                 with pytest.raises(httpx2.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
                     await client.post(origin, content=b"x")
 
-    run(main())
+    clients.run(main())
 
 
 async def held_open(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -251,49 +266,55 @@ async def held_open(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) 
 
 
 def test_at_the_connection_limit_a_request_waits_for_a_free_connection(
-    run: Callable[[Awaitable[Any]], Any],
+    clients: Clients,
 ) -> None:
     async def main() -> None:
         limits = httpx2.Limits(max_connections=1, max_keepalive_connections=1)
         async with server(echo_forever) as (origin, accepted):
-            async with httpx2.AsyncClient(transport=upstream_transport(limits=limits)) as client:
+            async with clients.open(limits=limits) as client:
                 replies = await asyncio.gather(*(client.post(origin, content=b"%d" % n) for n in range(5)))
             assert [r.content for r in replies] == [b"echo:%d" % n for n in range(5)]
             assert len(accepted) == 1
 
-    run(main())
+    clients.run(main())
 
 
-def test_the_pool_timeout_ends_a_wait_for_a_connection(run: Callable[[Awaitable[Any]], Any]) -> None:
+def test_the_pool_timeout_ends_a_wait_for_a_connection(clients: Clients) -> None:
     async def main() -> None:
         limits = httpx2.Limits(max_connections=1)
-        async with server(held_open) as (origin, _):
-            transport = upstream_transport(limits=limits)
-            async with httpx2.AsyncClient(transport=transport, timeout=httpx2.Timeout(5, pool=0.1)) as client:
-                async with client.stream("POST", origin, content=b"x"):  # holds the only connection
-                    with pytest.raises(httpx2.PoolTimeout):
-                        await client.post(origin, content=b"y")
-                assert (await client.post(origin, content=b"z")).status_code == 200  # free again
+        client = clients.open(limits=limits, timeout=httpx2.Timeout(5, pool=0.1))
+        async with server(held_open) as (origin, _), client:
+            async with client.stream("POST", origin, content=b"x"):  # holds the only connection
+                with pytest.raises(httpx2.PoolTimeout):
+                    await client.post(origin, content=b"y")
+            assert (await client.post(origin, content=b"z")).status_code == 200  # free again
 
-    run(main())
+    clients.run(main())
 
 
 def test_idle_connections_beyond_the_keep_alive_limit_are_closed(
-    run: Callable[[Awaitable[Any]], Any],
+    clients: Clients,
 ) -> None:
     async def main() -> None:
         limits = httpx2.Limits(max_connections=10, max_keepalive_connections=1)
-        transport = upstream_transport(limits=limits)
-        async with server(held_open) as (origin, accepted), httpx2.AsyncClient(transport=transport) as client:
+        async with server(held_open) as (origin, accepted), clients.open(limits=limits) as client:
             await asyncio.gather(*(client.post(origin, content=b"x") for _ in range(3)))
             assert len(accepted) == 3
             await asyncio.gather(*(client.post(origin, content=b"x") for _ in range(2)))
             assert len(accepted) == 4  # one connection was kept, two were closed
 
-    run(main())
+    clients.run(main())
 
 
-def test_a_cancelled_request_frees_its_connection(run: Callable[[Awaitable[Any]], Any]) -> None:
+@pytest.fixture(params=KINDS[:2])
+def async_clients(request: pytest.FixtureRequest) -> Clients:
+    """The async client alone, on asyncio and uvloop: for what only an awaiting caller can do."""
+    if request.param == "uvloop":
+        pytest.importorskip("uvloop")
+    return Clients(request.param)
+
+
+def test_a_cancelled_request_frees_its_connection(async_clients: Clients) -> None:
     """A client leaving cancels the mesh's run: its upstream connection must not stay taken."""
     connections: list[int] = []
 
@@ -307,7 +328,7 @@ def test_a_cancelled_request_frees_its_connection(run: Callable[[Awaitable[Any]]
     async def main() -> None:
         limits = httpx2.Limits(max_connections=1)
         async with server(silent_once) as (origin, _):
-            async with httpx2.AsyncClient(transport=upstream_transport(limits=limits)) as client:
+            async with async_clients.open(limits=limits) as client:
                 stuck = asyncio.ensure_future(client.post(origin, content=b"x"))
                 await asyncio.sleep(0.1)
                 stuck.cancel()
@@ -317,10 +338,10 @@ def test_a_cancelled_request_frees_its_connection(run: Callable[[Awaitable[Any]]
                 assert reply.content == b"echo:after"
             assert len(connections) == 2
 
-    run(main())
+    async_clients.run(main())
 
 
-def test_closing_the_transport_closes_its_connections(run: Callable[[Awaitable[Any]], Any]) -> None:
+def test_closing_the_transport_closes_its_connections(clients: Clients) -> None:
     async def main() -> None:
         closed = asyncio.Event()
 
@@ -332,15 +353,15 @@ def test_closing_the_transport_closes_its_connections(run: Callable[[Awaitable[A
             closed.set()
 
         async with server(watch) as (origin, _):
-            client = httpx2.AsyncClient(transport=upstream_transport())
+            client = clients.open()
             await client.post(origin, content=b"x")
             await client.aclose()
             await asyncio.wait_for(closed.wait(), 2)
 
-    run(main())
+    clients.run(main())
 
 
-def test_a_large_request_body_arrives_whole(run: Callable[[Awaitable[Any]], Any]) -> None:
+def test_a_large_request_body_arrives_whole(clients: Clients) -> None:
     big = bytes(range(256)) * 12 * 1024  # 3 MiB: sent in pieces, each waiting for the socket to drain
 
     async def digest(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -351,11 +372,11 @@ def test_a_large_request_body_arrives_whole(run: Callable[[Awaitable[Any]], Any]
     async def main() -> None:
         async with (
             server(digest) as (origin, _),
-            httpx2.AsyncClient(transport=upstream_transport()) as client,
+            clients.open() as client,
         ):
             assert (await client.post(origin, content=big)).content == b"%d:1" % len(big)
 
-    run(main())
+    clients.run(main())
 
 
 def replying(*replies: bytes, close: bool = False) -> Handler:
@@ -382,27 +403,27 @@ def replying(*replies: bytes, close: bool = False) -> Handler:
     ],
 )
 def test_answers_of_every_framing_are_read_and_the_connection_reused(
-    run: Callable[[Awaitable[Any]], Any], reply: bytes, expected: bytes
+    clients: Clients, reply: bytes, expected: bytes
 ) -> None:
     async def main() -> None:
         async with server(replying(reply, reply)) as (origin, accepted):
-            async with httpx2.AsyncClient(transport=upstream_transport()) as client:
+            async with clients.open() as client:
                 for _ in range(2):
                     assert (await client.post(origin, content=b"x")).content == expected
             assert len(accepted) == 1
 
-    run(main())
+    clients.run(main())
 
 
-def test_an_answer_ended_by_the_close_of_the_connection(run: Callable[[Awaitable[Any]], Any]) -> None:
+def test_an_answer_ended_by_the_close_of_the_connection(clients: Clients) -> None:
     async def main() -> None:
         reply = b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nuntil the end"
-        client = httpx2.AsyncClient(transport=upstream_transport())
+        client = clients.open()
         async with server(replying(reply, close=True)) as (origin, _), client:
             assert (await client.post(origin, content=b"x")).content == b"until the end"
             assert (await client.post(origin, content=b"x")).content == b"until the end"  # a new one
 
-    run(main())
+    clients.run(main())
 
 
 @pytest.mark.parametrize(
@@ -411,22 +432,25 @@ def test_an_answer_ended_by_the_close_of_the_connection(run: Callable[[Awaitable
         (b"", httpx2.RemoteProtocolError),  # closed without an answer
         (b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nshort", httpx2.RemoteProtocolError),
         (b"NOT HTTP AT ALL\r\n\r\n", httpx2.RemoteProtocolError),
+        # httptools' upgrade error is no HttpParserError: it escaped httpx2's exception map
+        (
+            b"HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: ws\r\n\r\nxx",
+            httpx2.RemoteProtocolError,
+        ),
     ],
 )
-def test_broken_answers_are_protocol_errors(
-    run: Callable[[Awaitable[Any]], Any], reply: bytes, error: type[Exception]
-) -> None:
+def test_broken_answers_are_protocol_errors(clients: Clients, reply: bytes, error: type[Exception]) -> None:
     async def main() -> None:
-        client = httpx2.AsyncClient(transport=upstream_transport())
+        client = clients.open()
         async with server(replying(reply, close=True)) as (origin, _), client:
             with pytest.raises(error):
                 await client.post(origin, content=b"x")
 
-    run(main())
+    clients.run(main())
 
 
 def test_a_head_answer_has_no_body_and_a_streamed_upload_is_chunked(
-    run: Callable[[Awaitable[Any]], Any],
+    clients: Clients,
 ) -> None:
     async def upload(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
@@ -442,23 +466,94 @@ def test_a_head_answer_has_no_body_and_a_streamed_upload_is_chunked(
         yield b"one"
         yield b"two"
 
+    def sync_parts() -> Iterator[bytes]:
+        yield b"one"
+        yield b"two"
+
     async def main() -> None:
         async with server(upload) as (origin, accepted):
-            async with httpx2.AsyncClient(transport=upstream_transport()) as client:
+            async with clients.open() as client:
                 head = await client.head(origin)
                 assert head.headers["content-length"] == "100" and head.content == b""
-                reply = await client.post(origin, content=parts())
+                reply = await client.post(origin, content=sync_parts() if clients.is_sync else parts())
                 assert reply.content == b"3\r\none\r\n3\r\ntwo\r\n0\r\n\r\n"
             assert len(accepted) == 1
 
-    run(main())
+    clients.run(main())
 
 
-def test_header_values_cannot_inject_lines(run: Callable[[Awaitable[Any]], Any]) -> None:
+def test_header_values_cannot_inject_lines(clients: Clients) -> None:
     async def main() -> None:
-        client = httpx2.AsyncClient(transport=upstream_transport())
+        client = clients.open()
         async with server(echo_forever) as (origin, _), client:
             with pytest.raises(httpx2.LocalProtocolError):
                 await client.post(origin, content=b"x", headers={"x-evil": "a\r\nx-injected: 1"})
 
-    run(main())
+    clients.run(main())
+
+
+def test_a_server_that_never_completes_the_tls_handshake_is_a_connect_timeout(clients: Clients) -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(5)  # accepts the TCP connection, never says a word of TLS
+
+    async def main() -> None:
+        async with server(silent) as (origin, _), clients.open(timeout=0.3) as client:
+            started = time.monotonic()
+            with pytest.raises(httpx2.ConnectTimeout):
+                await client.post(origin.replace("http://", "https://"), content=b"x")
+            assert time.monotonic() - started < 2.5
+
+    clients.run(main())
+
+
+def test_a_server_that_never_reads_the_request_is_a_write_timeout(clients: Clients) -> None:
+    big = b"x" * (64 * 1024 * 1024)  # beyond what the sockets' buffers hold on the way
+
+    async def deaf(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        await asyncio.sleep(5)  # reads nothing more: the client's sends stall
+
+    async def main() -> None:
+        async with server(deaf) as (origin, _), clients.open(timeout=0.3) as client:
+            started = time.monotonic()
+            with pytest.raises(httpx2.WriteTimeout):
+                await client.post(origin, content=big)
+            assert time.monotonic() - started < 2.5
+
+    clients.run(main())
+
+
+def test_without_httptools_httpcore2s_own_connections_are_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("httptools", "modelmesh.upstream.http1", "modelmesh.upstream.connections"):
+        monkeypatch.setitem(sys.modules, name, None)  # importing any of them fails
+    assert upstream._connection_classes() == (httpcore2.AsyncHTTP11Connection, httpcore2.HTTP11Connection)
+
+
+def test_the_pools_answer_over_httpcore2s_connections_too(
+    clients: Clients, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(upstream, "_ASYNC_CONNECTION", httpcore2.AsyncHTTP11Connection)
+    monkeypatch.setattr(upstream, "_SYNC_CONNECTION", httpcore2.HTTP11Connection)
+
+    async def main() -> None:
+        async with server(echo_forever) as (origin, accepted), clients.open() as client:
+            for n in range(3):
+                assert (await client.post(origin, content=b"%d" % n)).content == b"echo:%d" % n
+            assert len(accepted) == 1
+
+    clients.run(main())
+
+
+def test_many_concurrent_requests_share_a_few_connections(clients: Clients) -> None:
+    """The sync pool's books are shared by threads: none lost, none counted twice, the limit held."""
+
+    async def main() -> None:
+        limits = httpx2.Limits(max_connections=3, max_keepalive_connections=3)
+        async with server(echo_forever) as (origin, accepted), clients.open(limits=limits) as client:
+            replies = await asyncio.gather(*(client.post(origin, content=b"%d" % n) for n in range(60)))
+            assert [r.content for r in replies] == [b"echo:%d" % n for n in range(60)]
+            assert len(accepted) <= 3
+            pool = client._transport._pool
+            assert pool.connections_open == len(pool.connections) == pool.idle_count <= 3
+
+    clients.run(main())

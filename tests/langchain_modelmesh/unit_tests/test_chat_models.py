@@ -10,6 +10,7 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
 from langchain_modelmesh import ChatModelMesh
 from modelmesh import AsyncMeshClient, MeshClient, create, create_async
+from modelmesh.upstream.pool import DEFAULT_LIMITS, SyncUpstreamPool, UpstreamPool
 from tests.langchain_modelmesh.unit_tests.offline import CONFIG, UNUSED_URL
 
 
@@ -127,3 +128,12 @@ def test_token_counts_never_touch_tiktoken(monkeypatch: pytest.MonkeyPatch) -> N
 def test_custom_token_counter_wins() -> None:
     model = ChatModelMesh(config=CONFIG, model="chat-completion", custom_get_token_ids=lambda t: [1] * len(t))
     assert model.get_num_tokens("abc") == 3
+
+
+def test_both_twins_send_through_the_meshs_own_connection_pools() -> None:
+    """Not httpx2's default pools: those cap connections at 100 and parse answers with h11."""
+    model = ChatModelMesh(config=CONFIG, model="chat-completion")
+    sync_pool = model.root_client._client._transport._http._pool
+    async_pool = model.root_async_client._client._transport._http._pool
+    assert isinstance(sync_pool, SyncUpstreamPool) and isinstance(async_pool, UpstreamPool)
+    assert sync_pool.max_connections == async_pool.max_connections == DEFAULT_LIMITS.max_connections

@@ -1,0 +1,162 @@
+"""The HTTP/1.1 exchange without I/O (``modelmesh.upstream.http1``): bytes in, bytes out, no sockets.
+
+What the wire tests (``test_upstream.py``) cannot do cheaply: feed every answer in every possible split,
+down to one byte at a time, and read the connection's verdict after each.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpcore2
+import pytest
+
+from modelmesh.upstream.http1 import Http1Connection, Http1Exchange
+
+
+class _Idle:
+    """A stream the server has not written to."""
+
+    def get_extra_info(self, info: str) -> object:
+        return False
+
+
+def request(
+    method: bytes = b"POST", body: Any = b"x", headers: list[tuple[bytes, bytes]] | None = None
+) -> httpcore2.Request:
+    return httpcore2.Request(method, "http://127.0.0.1:9/v1/chat", headers=headers or [], content=body)
+
+
+def read_all(exchange: Http1Exchange, pieces: list[bytes]) -> bytes:
+    """Feeds ``pieces`` as the driver would (head first, then the body as it is asked for)."""
+    pending = iter(pieces)
+    while not exchange.head_ready():
+        exchange.feed(next(pending, b""))
+    body = b""
+    while (chunk := exchange.take()) != b"":
+        if chunk is None:
+            exchange.feed(next(pending, b""))
+        else:
+            body += chunk
+    return body
+
+
+def splits(reply: bytes) -> list[list[bytes]]:
+    """The reply whole, in two at every point, and one byte at a time."""
+    return [[reply], *([reply[:n], reply[n:]] for n in range(1, len(reply))), [bytes([b]) for b in reply]]
+
+
+FRAMINGS = [
+    (b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello", b"hello", True),
+    (
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+        b"abcde",
+        True,
+    ),
+    (b"HTTP/1.1 204 No Content\r\n\r\n", b"", True),
+    (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok", b"ok", True),
+    (b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok", b"ok", False),
+    (b"HTTP/1.0 200 OK\r\ncontent-length: 2\r\n\r\nok", b"ok", False),
+]
+
+
+@pytest.mark.parametrize(("reply", "body", "reusable"), FRAMINGS)
+def test_every_framing_reads_the_same_however_the_bytes_arrive(
+    reply: bytes, body: bytes, reusable: bool
+) -> None:
+    for pieces in splits(reply):
+        connection = Http1Connection(origin=None, stream=_Idle(), keepalive_expiry=5.0)
+        exchange = connection.begin(request())
+        assert read_all(exchange, pieces) == body
+        assert exchange.status in (200, 204)
+        assert connection.let_go(exchange) is not reusable  # True: the connection must be closed
+        assert connection.is_idle() is reusable
+
+
+def test_an_answer_without_length_ends_with_the_connection_and_it_is_not_reused() -> None:
+    connection = Http1Connection(origin=None, stream=_Idle(), keepalive_expiry=None)
+    exchange = connection.begin(request())
+    assert read_all(exchange, [b"HTTP/1.1 200 OK\r\n\r\nuntil ", b"the end", b""]) == b"until the end"
+    assert connection.let_go(exchange) is True
+
+
+@pytest.mark.parametrize(
+    ("pieces", "message"),
+    [
+        ([b""], "without sending a response"),
+        ([b"HTTP/1.1 100 Continue\r\n\r\n", b""], "without sending a response"),
+        ([b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nshort", b""], "mid-answer"),
+        ([b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n", b""], "mid-answer"),
+        ([b"NOT HTTP AT ALL\r\n\r\n"], "not valid HTTP/1.1"),
+        ([b"HTTP/1.1 101 Switching Protocols\r\nupgrade: x\r\n\r\n"], "switched protocols"),
+        (
+            [b"HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: ws\r\n\r\nxx"],
+            "switched protocols",
+        ),
+        ([b"HTTP/1.1 101 Switching Protocols\r\n\r\n"], "switched protocols"),
+    ],
+)
+def test_broken_answers_are_httpcore2_protocol_errors(pieces: list[bytes], message: str) -> None:
+    exchange = Http1Exchange(request())
+    with pytest.raises(httpcore2.RemoteProtocolError, match=message):
+        read_all(exchange, pieces)
+
+
+def test_a_head_answer_has_no_body_whatever_its_length_says() -> None:
+    exchange = Http1Exchange(request(b"HEAD", b""))
+    assert read_all(exchange, [b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n"]) == b""
+
+
+def test_the_request_leaves_in_one_piece_and_a_streamed_body_is_chunked() -> None:
+    exchange = Http1Exchange(request(body=b"x"))
+    assert exchange.body(b"hello") == b""  # held back to leave with the head
+    sent = exchange.end()
+    assert sent.startswith(b"POST /v1/chat HTTP/1.1\r\n") and sent.endswith(b"\r\n\r\nhello")
+
+    chunked = Http1Exchange(request(headers=[(b"Transfer-Encoding", b"chunked")], body=[b"one"]))
+    sent = chunked.body(b"one") + chunked.body(b"") + chunked.end()
+    assert sent.endswith(b"\r\n\r\n3\r\none\r\n0\r\n\r\n")
+
+    mentioned = Http1Exchange(request(headers=[(b"x-note", b"transfer-encoding: chunked")]))
+    sent = mentioned.body(b"one") + mentioned.end()
+    assert sent.endswith(b"chunked\r\n\r\none")  # a value that mentions it declares nothing
+
+
+def test_a_large_body_is_sent_as_it_comes_not_held_whole() -> None:
+    exchange = Http1Exchange(request())
+    assert len(exchange.body(b"x" * 100_000)) > 100_000  # past the hold-back size: out at once
+    assert exchange.end() == b""
+
+
+@pytest.mark.parametrize(
+    "header",
+    [(b"x-evil", b"a\r\nx-injected: 1"), (b"x-evil", b"a\nb"), (b"x-evil\r\nx", b"1"), (b"a:b", b"1")],
+)
+def test_header_injection_is_refused_and_leaves_the_connection_idle(header: tuple[bytes, bytes]) -> None:
+    connection = Http1Connection(origin=None, stream=_Idle(), keepalive_expiry=None)
+    with pytest.raises(httpcore2.LocalProtocolError, match="line break or colon"):
+        connection.begin(request(headers=[header]))
+    assert connection.is_idle()
+
+
+def test_a_busy_connection_takes_no_second_request_and_one_let_go_early_is_closed() -> None:
+    connection = Http1Connection(origin=None, stream=_Idle(), keepalive_expiry=None)
+    exchange = connection.begin(request())
+    with pytest.raises(httpcore2.ConnectionNotAvailable):
+        connection.begin(request())
+    exchange.feed(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhalf")
+    assert connection.let_go(exchange) is True  # the rest would arrive on the next request
+    assert connection.is_closed() and connection.let_go(exchange) is False  # once
+
+
+def test_an_idle_connection_expires_by_time_or_when_the_server_wrote_or_closed() -> None:
+    class Readable:
+        def get_extra_info(self, info: str) -> object:
+            return info == "is_readable"
+
+    assert Http1Connection(origin=None, stream=Readable(), keepalive_expiry=None).has_expired()
+    connection = Http1Connection(origin=None, stream=_Idle(), keepalive_expiry=0.0)
+    exchange = connection.begin(request())
+    read_all(exchange, [b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"])
+    connection.let_go(exchange)
+    assert connection.is_idle() and connection.has_expired()
