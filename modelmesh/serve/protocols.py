@@ -18,7 +18,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 try:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-except ImportError:  # httptools is in the `serve` extra; without it the proxy runs on h11
+except ImportError:  # httptools is a core dependency on CPython; without it (PyPy) the proxy runs on h11
     HTTPTOOLS = False
 else:
     HTTPTOOLS = True
