@@ -98,8 +98,8 @@ def sync_case(server: Server, *, stream: bool, requests: int, rounds: int) -> Ca
         unit="stream (32 chunks)" if stream else "request",
         baseline_label="openai.OpenAI",
         candidate_label="MeshClient",
-        target=1.10,
-        ambition=1.03,
+        target=1.05,  # issue 8: a routed request costs at most 5 % more than the plain SDK's
+        ambition=1.02,
         notes={"requests_per_round": requests, "rounds": rounds},
         **samples,
     )
@@ -161,8 +161,8 @@ def concurrent_case(server: Server, *, width: int, repeats: int, rounds: int) ->
         unit=f"gather of {width}",
         baseline_label="openai.AsyncOpenAI",
         candidate_label="AsyncMeshClient",
-        target=1.10,
-        ambition=1.03,
+        target=1.00,  # issue 8: many concurrent requests through the mesh are no slower than without
+        ambition=0.90,
         notes={"gathers_per_round": repeats, "rounds": rounds},
         **samples,
     )
