@@ -31,7 +31,7 @@ from typing import Any, Final, TypeVar
 
 from modelmesh.state.base import ModelState, PoolState, ProviderState, SessionBinding, Snapshot, StateStore
 from modelmesh.state.batch import Change, Op, apply_ops, session_name, split_session
-from modelmesh.state.codec import KINDS, copy_into, decode, decode_binding
+from modelmesh.state.codec import KINDS, copy_into, decode, decode_binding, encode
 from modelmesh.state.memory import MemoryStateStore
 
 T = TypeVar("T")
@@ -74,6 +74,7 @@ class ReplicaStore:
         self._lock = threading.RLock()  # the replica and the queue change together
         self._flush_lock = threading.Lock()  # one batch at a time, in queue order
         self._pending: list[Op] = []
+        self._stale: set[tuple[str, str]] = set()
         self._token: int | None = None
         self._closed = False
         self._wake = threading.Event()
@@ -128,15 +129,22 @@ class ReplicaStore:
 
     def _update(self, kind: str, name: str, fn: Callable[[Any], T]) -> T:
         fields = _BOOKKEEPING.get(kind)
-        with self._lock:
 
-            def run(state: Any) -> tuple[T, bool]:
-                before = _routing_view(state, fields)
-                result = fn(state)
-                return result, fields is None or _routing_view(state, fields) != before
+        def run(state: Any) -> tuple[T, bool]:
+            before = _routing_view(state, fields)
+            result = fn(state)
+            return result, fields is None or _routing_view(state, fields) != before
 
-            result, routing = _local_update(self._local, kind, name, run)
-            self._pending.append(Op(kind, name, fn if routing else _merged(fn, fields or ())))
+        try:
+            with self._lock:
+                result, routing = _local_update(self._local, kind, name, run)
+                self._pending.append(Op(kind, name, fn if routing else _merged(fn, fields or ())))
+        except BaseException:
+            with self._lock:
+                self._stale.add((kind, name))  # ``fn`` may have changed the record halfway
+            if may_block():
+                self._refresh_stale()
+            raise
         if routing:
             self._routing_changed()
         return result
@@ -151,12 +159,22 @@ class ReplicaStore:
 
     def sync(self) -> None:
         """Write the queue and pull other processes' changes now (the sync thread does it every interval)."""
+        if self._stale:
+            self._refresh_stale()
         self._flush()
         with self._flush_lock:
             token, changes = self._inner.changes(self._token)
             if not self.degraded:
                 self._token = token
                 self._absorb(changes)
+
+    def _refresh_stale(self) -> None:
+        """Take again, from the store, the records an ``fn`` raised in (the queue first: it is older)."""
+        self._flush()
+        with self._lock:
+            stale, self._stale = self._stale, set()
+        changes = [Change(kind, name, encode(_read(self._inner, kind, name))) for kind, name in stale]
+        self._absorb(changes)
 
     def _flush(self) -> None:
         with self._flush_lock:
@@ -261,6 +279,12 @@ def _merged(fn: Callable[[Any], Any], fields: tuple[str, ...]) -> Callable[[Any]
             setattr(state, name, getattr(trial, name))
 
     return merge
+
+
+def _read(store: StateStore, kind: str, name: str) -> Any:
+    if kind == "model":
+        return store.read_models([name])[name]
+    return store.read_provider(name) if kind == "provider" else store.read_pool(name)
 
 
 def _local_update(store: MemoryStateStore, kind: str, name: str, fn: Callable[[Any], T]) -> T:

@@ -160,6 +160,26 @@ def test_a_provider_disabled_through_one_replica_is_skipped_by_the_other(
     assert models["openai"]["active"] is False
 
 
+def test_a_provider_disabled_through_one_process_on_sqlite_is_skipped_by_the_other(
+    tmp_path: Path, fakes: tuple[FakeProvider, FakeProvider], process: list[ServeProcess]
+) -> None:
+    openai_fake = fakes[0]
+    config = write_config(tmp_path, fakes, {"store": "sqlite", "path": str(tmp_path / "state.sqlite3")})
+    first, second = ServeProcess(config), ServeProcess(config)
+    process.extend([first, second])
+
+    openai_fake.fail_next(1, Fault.status(401))  # a revoked key: openai is put on standby
+    reply = httpx2.post(f"{first.origin}/v1/chat/completions", json=CHAT, timeout=10)
+    assert reply.status_code == 200 and reply.headers["x-modelmesh-provider"] == "groq"
+    # Routing reads a replica (ADR 0006): the writer's sync thread writes the standby at once and the
+    # reader pulls every 20 ms, so the bound is about two intervals; 0.25 s allows for a loaded machine.
+    time.sleep(0.25)
+    for _ in range(3):
+        reply = httpx2.post(f"{second.origin}/v1/chat/completions", json=CHAT, timeout=10)
+        assert reply.status_code == 200 and reply.headers["x-modelmesh-provider"] == "groq"
+    assert openai_fake.calls() == 1
+
+
 def test_ctrl_c_in_a_terminal_stops_every_worker_cleanly(
     tmp_path: Path, fakes: tuple[FakeProvider, FakeProvider]
 ) -> None:
