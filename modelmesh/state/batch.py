@@ -26,13 +26,16 @@ class Change(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Op:
-    """One write: ``fn`` run on the record (model, provider, pool), or ``binding`` for a session."""
+    """One write: ``fn`` run on the record (model, provider, pool), or ``binding`` for a session.
+
+    ``merge`` marks bookkeeping written behind: ``replica`` turns it into a merge before a store sees it."""
 
     kind: str
     name: str
     fn: Callable[[Any], Any] | None = None
     binding: SessionBinding | None = None
     now: float = 0.0
+    merge: bool = False
 
 
 def session_name(pool: str, session: str) -> str:

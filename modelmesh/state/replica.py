@@ -138,7 +138,7 @@ class ReplicaStore:
         try:
             with self._lock:
                 result, routing = _local_update(self._local, kind, name, run)
-                self._pending.append(Op(kind, name, fn if routing else _merged(fn, fields or ())))
+                self._pending.append(Op(kind, name, fn, merge=not routing))
         except BaseException:
             with self._lock:
                 self._stale.add((kind, name))  # ``fn`` may have changed the record halfway
@@ -183,7 +183,7 @@ class ReplicaStore:
             if not ops:
                 return
             try:
-                changes = apply_ops(self._inner, ops)
+                changes = apply_ops(self._inner, _coalesced(ops))
             except Exception as exc:  # an unguarded store: the replica keeps the writes locally
                 logger.warning("writing routing state to %r failed: %s", self._inner, exc)
                 return
@@ -202,7 +202,7 @@ class ReplicaStore:
                 if change.kind not in KINDS:
                     continue
                 stored = decode(KINDS[change.kind], change.text)  # type: ignore[type-var]
-                queued = [op.fn for op in self._pending if (op.kind, op.name) == change[:2] and op.fn]
+                queued = [_as_write(op) for op in self._pending if (op.kind, op.name) == change[:2] and op.fn]
 
                 def take(state: Any, stored: Any = stored, queued: list[Any] = queued) -> None:
                     copy_into(state, stored)
@@ -269,12 +269,43 @@ def _routing_view(state: Any, bookkeeping: tuple[str, ...] | None) -> tuple[Any,
     )
 
 
-def _merged(fn: Callable[[Any], Any], fields: tuple[str, ...]) -> Callable[[Any], None]:
-    """``fn`` as a merge into a stored record: only its bookkeeping fields take ``fn``'s effect."""
+def _coalesced(ops: Sequence[Op]) -> list[Op]:
+    """The queue as the store gets it: each run of bookkeeping on one record (not interrupted by a
+    routing change to it) becomes one merge, so a batch copies a record once, not once per request."""
+    out: list[Op] = []
+    runs: dict[tuple[str, str], list[Callable[[Any], Any]]] = {}
+    for op in ops:
+        key = (op.kind, op.name)
+        if not op.merge or op.fn is None:
+            runs.pop(key, None)  # bookkeeping queued after this op merges after it
+            out.append(op)
+            continue
+        run = runs.get(key)
+        if run is None:
+            run = runs[key] = []
+            out.append(Op(op.kind, op.name, _merged(run, _BOOKKEEPING[op.kind])))
+        run.append(op.fn)
+    return out
+
+
+def _as_write(op: Op) -> Callable[[Any], Any]:
+    assert op.fn is not None
+    return _merged([op.fn], _BOOKKEEPING[op.kind]) if op.merge else op.fn
+
+
+def _merged(fns: list[Callable[[Any], Any]], fields: tuple[str, ...]) -> Callable[[Any], None]:
+    """``fns`` as a merge into a stored record: run on a copy, only their bookkeeping fields are kept."""
 
     def merge(state: Any) -> None:
-        trial = copy.deepcopy(state)
-        fn(trial)
+        trial = copy.copy(state)
+        for name in state.__slots__:  # nothing ``fns`` mutate in place may be shared with ``state``
+            value = getattr(state, name)
+            if isinstance(value, list):
+                setattr(trial, name, list(value))
+            elif isinstance(value, dict):
+                setattr(trial, name, copy.deepcopy(value))
+        for fn in fns:
+            fn(trial)
         for name in fields:
             setattr(state, name, getattr(trial, name))
 
