@@ -237,3 +237,39 @@ def test_a_store_that_cannot_list_its_changes_is_refused() -> None:
 
     with pytest.raises(TypeError, match="cannot list its changes"):
         ReplicaStore(MemoryStateStore())
+
+
+@pytest.mark.parametrize("size", [1, 64])
+def test_a_successful_request_calls_no_store_whatever_the_pool_size(
+    size: int, tmp_path: Path, openai_fake: Any
+) -> None:
+    from modelmesh import create
+
+    openai_fake.reset()
+    ids = ["gpt-4o"] + [f"gpt-4o-extra-{i}" for i in range(size - 1)]
+    client = create(
+        config={
+            "providers": {
+                "openai": {"api_key": openai_fake.api_key, "base_url": openai_fake.base_url, "models": ids}
+            },
+            "pools": {"chat-completion": {"capability": "chat-completion"}},
+            "storage": {"store": "sqlite", "path": str(tmp_path / "state.sqlite3")},
+        }
+    )
+    replica = client.mesh.store
+    assert isinstance(replica, ReplicaStore) and not client.mesh.store_blocks
+    replica.sync_interval_s = 3600  # the sync thread, after its current wait, stays out of the count
+    time.sleep(5 * INTERVAL_S)
+    hello = [{"role": "user", "content": "Hello!"}]
+    client.chat.completions.create(model="chat-completion", messages=hello)  # warm: the current model is set
+    calls: list[str] = []
+    guard: Any = replica.inner
+    forward = guard._call
+    guard._call = lambda method, *args: (calls.append(method), forward(method, *args))[1]
+    for _ in range(5):
+        client.chat.completions.create(model="chat-completion", messages=hello)
+    assert calls == []  # reads from the replica, the successes queued
+    replica.sync()
+    assert calls == ["apply_batch", "changes"]  # five successes: one batch
+    assert replica.read_models(["openai.gpt-4o"])["openai.gpt-4o"].requests == 6
+    replica.close()
