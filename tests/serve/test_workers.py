@@ -138,6 +138,11 @@ def test_metrics_of_two_workers_are_summed_whichever_worker_is_scraped(
     assert metrics_dirs() <= before  # the run's metrics directory went with it
 
 
+def openai_active(origin: str) -> bool:
+    status = httpx2.get(f"{origin}/ui/status.json", timeout=5).json()
+    return next(m["active"] for m in status["pools"][0]["models"] if m["provider"] == "openai")
+
+
 def metrics_dirs() -> set[Path]:
     return set(Path(tempfile.gettempdir()).glob("modelmesh-metrics-*"))
 
@@ -249,7 +254,10 @@ def test_a_provider_disabled_through_one_process_on_sqlite_is_skipped_by_the_oth
     assert reply.status_code == 200 and reply.headers["x-modelmesh-provider"] == "groq"
     # Routing reads a replica (ADR 0006): the writer's sync thread writes the standby at once and the
     # reader pulls every 20 ms, so the bound is about two intervals; 0.25 s allows for a loaded machine.
-    time.sleep(0.25)
+    written = time.monotonic()
+    while openai_active(second.origin):
+        assert time.monotonic() - written < 0.25, "the other process did not see the standby in time"
+        time.sleep(0.01)
     for _ in range(3):
         reply = httpx2.post(f"{second.origin}/v1/chat/completions", json=CHAT, timeout=10)
         assert reply.status_code == 200 and reply.headers["x-modelmesh-provider"] == "groq"
