@@ -24,6 +24,7 @@ from modelmesh.routing.pool import Pool
 from modelmesh.state.base import StateStore
 from modelmesh.state.guarded import GuardedStore
 from modelmesh.state.memory import MemoryStateStore
+from modelmesh.state.replica import ReplicaStore
 from modelmesh.types import ModelSpec, ProviderEndpoint
 
 if TYPE_CHECKING:
@@ -74,6 +75,8 @@ def build_mesh(
         store: StateStore = store_cls(**options)
     else:  # a fault in a persistent store degrades routing to local state instead of failing requests
         store = GuardedStore(lambda: store_cls(**options), name=config.storage.store)
+        if hasattr(store_cls, "changes"):  # it can say what changed: routing reads a replica (ADR 0006)
+            store = ReplicaStore(store)
     observer = OBSERVABILITY.get(config.observability.connector, path="observability.connector")(
         path=config.observability.path, **config.observability.options
     )

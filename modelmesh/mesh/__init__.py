@@ -29,6 +29,7 @@ from modelmesh.routing.availability import Unavailable, availability
 from modelmesh.routing.pool import Pool
 from modelmesh.routing.run import Observer, RoutingRun
 from modelmesh.state.base import PoolState, StateStore, read_snapshot
+from modelmesh.state.replica import may_block
 from modelmesh.types import ModelSpec, ProviderEndpoint
 from modelmesh.usage import UsageLedger
 
@@ -154,6 +155,9 @@ class ModelMesh:
         return list(self.pools.values())
 
     def pool_status(self) -> dict[str, PoolStatus]:
+        sync = getattr(self.store, "sync", None)
+        if sync is not None and may_block():  # a replica: the shared state as of now, where waiting is fine
+            sync()
         now = self.clock()
         return {name: self._status(pool, now) for name, pool in self.pools.items()}
 

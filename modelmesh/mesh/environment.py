@@ -125,5 +125,7 @@ def _request_event(run: RoutingRun, outcome: str, model: ModelSpec | None, **ext
 
 
 def does_blocking_io(store: StateStore) -> bool:
-    """Anything but the in-process store does I/O: async callers run its calls off the event loop."""
-    return not isinstance(store, MemoryStateStore)
+    """Whether async callers must run the store's calls off the event loop: a store says so itself
+    (``blocks_io``; the replica of a shared store never waits), else anything but the in-process
+    store does I/O."""
+    return bool(getattr(store, "blocks_io", not isinstance(store, MemoryStateStore)))

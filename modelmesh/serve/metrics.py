@@ -3,16 +3,27 @@
 Owns the metric families and their registry (one per app, so several apps in a process never clash):
 requests, errors by class, latency and time-to-first-byte histograms, attempts and failovers (from the
 ``x-modelmesh-*`` headers of each answer), in-flight requests, pool/model health gauges, and tokens and
-cost per model and pool (read from the mesh's public ``usage`` ledger at scrape time). Each process has
-its own figures: with ``--workers N`` a scrape reaches one worker. ``prometheus-client`` (the ``serve``
-extra) is imported here only. It deliberately adds no hook to the mesh: the mesh's own overhead is not
-measured.
+cost per model and pool (read from the mesh's public ``usage`` ledger at scrape time).
+
+With ``--workers N`` the workers run in prometheus-client's multiprocess mode (``use_multiprocess``,
+called by each worker before its app is built, on a directory the supervisor creates and removes):
+every worker writes its counters, histograms and in-flight gauge (``livesum``: live workers only) to
+files there, and a scrape, whichever worker it reaches, sums them all. Tokens and cost come from each
+worker's own ledger, so each worker copies its ledger's growth into multiprocess counters once a second
+(and at each scrape): a scrape's tokens and cost are at most a second old for the other workers. Pool
+and model health come from the shared state store, the same in every worker.
+
+``prometheus-client`` (the ``serve`` extra) is imported here only. It deliberately adds no hook to the
+mesh: the mesh's own overhead is not measured.
 """
 
 from __future__ import annotations
 
+import os
+import threading
+import weakref
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
@@ -20,14 +31,17 @@ if TYPE_CHECKING:
     from modelmesh.mesh import ModelMesh
 
 try:
-    from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+    from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, values
     from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+    from prometheus_client.multiprocess import MultiProcessCollector
 except ImportError as exc:  # pragma: no cover - prometheus-client is the `serve` extra
     raise ImportError(
         "modelmesh serve's /metrics needs prometheus-client: pip install 'modelmesh[serve]'"
     ) from exc
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's own switch
+LEDGER_COPY_S: Final = 1.0  # how often a worker copies its usage ledger into the shared counters
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
 
@@ -46,6 +60,16 @@ def error_class(status: int) -> str | None:
         503: "unavailable",
         504: "upstream_timeout",
     }.get(status, "client_error" if status < 500 else "upstream_error")
+
+
+def use_multiprocess(directory: str) -> None:
+    """Put this process's metrics in ``directory`` (before any metric is made: a worker's first step)."""
+    os.environ[MULTIPROC_ENV] = directory
+    values.ValueClass = values.get_value_class()  # chosen at import; prometheus_client may be imported
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get(MULTIPROC_ENV) or None
 
 
 class ProxyMetrics:
@@ -80,11 +104,21 @@ class ProxyMetrics:
         self.failovers = Counter(
             "modelmesh_proxy_failovers", "Failovers of routed requests", ["pool"], registry=r
         )
-        self.in_flight = Gauge("modelmesh_proxy_in_flight", "Requests being answered", registry=r)
-        r.register(_PoolCollector(mesh))
-        r.register(_UsageCollector(mesh))
+        self.in_flight = Gauge(
+            "modelmesh_proxy_in_flight", "Requests being answered", registry=r, multiprocess_mode="livesum"
+        )
         self._series: dict[tuple[str, str, int], tuple[Any, ...]] = {}  # see _children
         self._pools: dict[str, tuple[Any, Any]] = {}
+        self._ledger: _LedgerCopy | None = None
+        directory = multiprocess_dir()
+        if directory is None:
+            self.exposition = r
+            r.register(_UsageCollector(mesh))
+        else:  # the files of every worker, not this process's own values
+            self.exposition = CollectorRegistry(auto_describe=True)
+            MultiProcessCollector(self.exposition, directory)
+            self._ledger = _LedgerCopy(mesh, r)
+        self.exposition.register(_PoolCollector(mesh))
 
     def observe(
         self, route: str, method: str, status: int, seconds: float, first_byte_s: float | None
@@ -124,7 +158,9 @@ class ProxyMetrics:
             counters[1].inc(int(failovers))
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        if self._ledger is not None:
+            self._ledger.copy()
+        return generate_latest(self.exposition)
 
 
 class _PoolCollector:
@@ -182,3 +218,64 @@ class _UsageCollector:
                 tokens.add_metric([name, "completion"], totals.completion_tokens)
                 cost.add_metric([name], totals.cost_usd)
             yield from (answers, tokens, cost)
+
+
+class _LedgerCopy:
+    """Copies the growth of this worker's usage ledger into multiprocess counters (summed over workers),
+    from a daemon thread every ``LEDGER_COPY_S`` and at each scrape."""
+
+    def __init__(self, mesh: ModelMesh, registry: CollectorRegistry) -> None:
+        self.usage = mesh.usage
+        self._lock = threading.Lock()
+        self._copied: dict[tuple[str, str], tuple[int, int, int, float]] = {}
+        self._counters = {
+            scope: (
+                Counter(
+                    f"modelmesh_{scope}_answers",
+                    f"Answers counted in the usage ledger per {scope}",
+                    [scope],
+                    registry=registry,
+                ),
+                Counter(
+                    f"modelmesh_{scope}_tokens",
+                    f"Tokens per {scope} as the providers reported them",
+                    [scope, "kind"],
+                    registry=registry,
+                ),
+                Counter(
+                    f"modelmesh_{scope}_cost_usd",
+                    f"Cost in USD per {scope} (catalogue prices)",
+                    [scope],
+                    registry=registry,
+                ),
+            )
+            for scope in ("model", "pool")
+        }
+        thread = threading.Thread(target=_copy_loop, args=(weakref.ref(self),), daemon=True)
+        thread.name = "modelmesh-metrics-ledger"
+        thread.start()
+
+    def copy(self) -> None:
+        with self._lock:
+            for scope, table in (("model", self.usage.by_model), ("pool", self.usage.by_pool)):
+                answers, tokens, cost = self._counters[scope]
+                for name, totals in dict(table).items():  # a copy: requests may add keys meanwhile
+                    now = (totals.requests, totals.prompt_tokens, totals.completion_tokens, totals.cost_usd)
+                    was = self._copied.get((scope, name), (0, 0, 0, 0.0))
+                    if now == was:
+                        continue
+                    answers.labels(name).inc(now[0] - was[0])
+                    tokens.labels(name, "prompt").inc(now[1] - was[1])
+                    tokens.labels(name, "completion").inc(now[2] - was[2])
+                    cost.labels(name).inc(now[3] - was[3])
+                    self._copied[(scope, name)] = now
+
+
+def _copy_loop(ref: weakref.ReferenceType[_LedgerCopy]) -> None:
+    stop = threading.Event()
+    while not stop.wait(LEDGER_COPY_S):
+        ledger = ref()
+        if ledger is None:
+            return
+        ledger.copy()
+        del ledger

@@ -28,7 +28,7 @@ from modelmesh.serve.app import create_app
 from modelmesh.serve.edge import configure_access_log
 from modelmesh.serve.protocols import HeaderDeadlineProtocol, default_protocol, header_deadline_protocol
 from modelmesh.serve.settings import DEFAULT_HOST, DEFAULT_PORT, ProxySettings, check_exposure, is_loopback
-from modelmesh.serve.workers import STARTUP_FAILURE, MeshSource, WorkerApp
+from modelmesh.serve.workers import STARTUP_FAILURE, MeshSource, WorkerApp, metrics_directory, worker_gone
 
 try:
     import uvicorn
@@ -87,14 +87,17 @@ def serve_workers(
     """
     settings = resolved(settings or ProxySettings(), host, None)
     check_exposure(host, settings, insecure_no_auth=insecure_no_auth)
-    config = server_config(WorkerApp(source, settings), settings, host=host, port=port, log_level=log_level)
-    config.factory, config.workers = True, workers
-    sock = listening_socket(host, port)
-    logger.info("%d workers on http://%s:%d/v1", workers, host, port)
-    # The supervisor forwards SIGTERM/SIGINT to each worker as one SIGTERM; uvicorn's own worker server
-    # then drains for --grace and runs the app's shutdown (which closes that worker's mesh).
-    supervisor = WorkerSupervisor(config, sockets=[sock])
-    supervisor.run()
+    with metrics_directory() as metrics_dir:  # the workers' shared metrics files, for this run only
+        app = WorkerApp(source, settings, metrics_dir)
+        config = server_config(app, settings, host=host, port=port, log_level=log_level)
+        config.factory, config.workers = True, workers
+        sock = listening_socket(host, port)
+        logger.info("%d workers on http://%s:%d/v1", workers, host, port)
+        # The supervisor forwards SIGTERM/SIGINT to each worker as one SIGTERM; uvicorn's own worker
+        # server then drains for --grace and runs the app's shutdown (which closes that worker's mesh).
+        supervisor = WorkerSupervisor(config, sockets=[sock])
+        supervisor.metrics_dir = metrics_dir
+        supervisor.run()
     if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
         raise RuntimeError("a worker could not start (its error is logged above), so the proxy stopped")
 
@@ -114,6 +117,15 @@ class WorkerSupervisor(Multiprocess):
             super().init_processes()
         finally:
             signal.signal(signal.SIGINT, previous)
+
+    metrics_dir: str | None = None  # the run's shared metrics directory
+
+    def keep_subprocess_alive(self) -> None:
+        before = {process.pid for process in self.processes}
+        super().keep_subprocess_alive()
+        for pid in before - {process.pid for process in self.processes}:
+            if pid is not None:
+                worker_gone(pid, self.metrics_dir)  # a dead worker's in-flight gauge leaves the sums
 
 
 def listening_socket(host: str, port: int) -> socket.socket:

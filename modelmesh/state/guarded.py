@@ -32,6 +32,7 @@ from modelmesh.state.base import (
     StateStore,
     read_snapshot,
 )
+from modelmesh.state.batch import Change, Op, apply_ops
 from modelmesh.state.memory import MemoryStateStore
 
 T = TypeVar("T")
@@ -99,6 +100,13 @@ class GuardedStore:
     def snapshot(self, models: Sequence[str], providers: Sequence[str], pools: Sequence[str]) -> Snapshot:
         return self._call("snapshot", models, providers, pools)
 
+    def changes(self, since: int | None) -> tuple[int | None, list[Change]]:
+        """The guarded store's changes; none while degraded (local state is this process's own)."""
+        return self._call("changes", since)
+
+    def apply_batch(self, ops: Sequence[Op]) -> list[Change]:
+        return self._call("apply_batch", ops)
+
     def close(self) -> None:
         if self._inner is not None:
             try:
@@ -111,17 +119,29 @@ class GuardedStore:
 
     def _call(self, method: str, *args: Any) -> Any:
         if self._degraded and not self._recovered():
-            return getattr(self._local, method)(*args)
+            return self._on_local(method, *args)
         inner = self._inner
         assert inner is not None  # never opened means degraded until a probe opens it
         try:
             self._verify(inner)
-            call = (lambda *a: read_snapshot(inner, *a)) if method == "snapshot" else getattr(inner, method)
-            result = call(*args)
+            result: Any
+            if method == "snapshot":
+                result = read_snapshot(inner, *args)
+            elif method == "apply_batch":
+                result = apply_ops(inner, *args)
+            else:
+                result = getattr(inner, method)(*args)
         except Exception as exc:
             self._degrade(exc)
-            return getattr(self._local, method)(*args)
+            return self._on_local(method, *args)
         return result
+
+    def _on_local(self, method: str, *args: Any) -> Any:
+        if method == "changes":
+            return args[0], []
+        if method == "apply_batch":
+            return apply_ops(self._local, *args)
+        return getattr(self._local, method)(*args)
 
     def _verify(self, inner: Any) -> None:
         verify = getattr(inner, "verify", None)

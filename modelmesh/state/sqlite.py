@@ -6,6 +6,11 @@ lock is taken before the record is read, so concurrent threads and processes ser
 no update is lost. WAL mode lets readers proceed while a writer holds the lock. Reads go to the file
 each call (no cache), so a deactivation written by another process is seen by the next request.
 
+Every write stamps its row with the prefix's next ``version``, so ``changes(since)`` lists what any
+process wrote after a point, cheaply: ``PRAGMA data_version`` first says whether another connection
+committed at all. ``apply_batch`` writes a queue of updates in one transaction. Both serve
+``replica.ReplicaStore``, which keeps routing off the file.
+
 Deliberately not here: schema migrations (the JSON values tolerate added and removed fields) and
 networked file systems (SQLite locking over NFS is unreliable; use Redis to share across hosts).
 """
@@ -21,7 +26,8 @@ from pathlib import Path
 from typing import Final, TypeVar
 
 from modelmesh.state.base import ModelState, PoolState, ProviderState, SessionBinding, Snapshot
-from modelmesh.state.codec import R, decode, decode_binding, encode, encode_binding
+from modelmesh.state.batch import Change, Op
+from modelmesh.state.codec import KINDS, R, decode, decode_binding, encode, encode_binding
 
 T = TypeVar("T")
 
@@ -33,15 +39,21 @@ CREATE TABLE IF NOT EXISTS {_TABLE} (
     kind TEXT NOT NULL,
     name TEXT NOT NULL,
     value TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (prefix, kind, name)
 ) WITHOUT ROWID
 """
+_INDEX: Final = f"CREATE INDEX IF NOT EXISTS {_TABLE}_version ON {_TABLE} (prefix, version)"
+_ADD_VERSION: Final = f"ALTER TABLE {_TABLE} ADD COLUMN version INTEGER NOT NULL DEFAULT 0"
 _SELECT: Final = f"SELECT value FROM {_TABLE} WHERE prefix = ? AND kind = ? AND name = ?"
 _SELECT_MANY: Final = f"SELECT name, value FROM {_TABLE} WHERE prefix = ? AND kind = 'model' AND name"
-_UPSERT: Final = (
-    f"INSERT INTO {_TABLE} (prefix, kind, name, value) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (prefix, kind, name) DO UPDATE SET value = excluded.value"
+_UPSERT: Final = (  # ?1 prefix, ?2 kind, ?3 name, ?4 value; the row gets the prefix's next version
+    f"INSERT INTO {_TABLE} (prefix, kind, name, value, version) VALUES (?1, ?2, ?3, ?4, "
+    f"(SELECT coalesce(max(version), 0) + 1 FROM {_TABLE} WHERE prefix = ?1)) "
+    "ON CONFLICT (prefix, kind, name) DO UPDATE SET value = excluded.value, version = excluded.version"
 )
+_CHANGED: Final = f"SELECT kind, name, value, version FROM {_TABLE} WHERE prefix = ? AND version > ?"
+_LATEST: Final = f"SELECT coalesce(max(version), 0) FROM {_TABLE} WHERE prefix = ?"
 _SWEEP: Final = (
     f"DELETE FROM {_TABLE} WHERE prefix = ?1 AND kind = 'session' AND name IN (SELECT name FROM {_TABLE} "
     "WHERE prefix = ?1 AND kind = 'session' AND CAST(json_extract(value, '$[1]') AS REAL) <= ?2 LIMIT 8)"
@@ -135,6 +147,47 @@ class SQLiteStateStore:
         for handle in handles:
             handle.conn.close()
 
+    def changes(self, since: int | None) -> tuple[int, list[Change]]:
+        """Records written after version ``since`` (all of them for None), and the version now.
+
+        A ``since`` beyond the file's versions means the file was replaced: everything is reported."""
+        conn = self._connection()
+        seen = conn.execute("PRAGMA data_version").fetchone()[0]
+        if since is not None and seen == getattr(self._local, "data_version", None):
+            return since, []  # no other connection committed since this thread last looked
+        self._local.data_version = seen
+        latest = int(conn.execute(_LATEST, (self.prefix,)).fetchone()[0])
+        start = -1 if since is None or since > latest else since
+        rows = conn.execute(_CHANGED, (self.prefix, start)).fetchall()
+        return max([latest, *(int(row[3]) for row in rows)]), [Change(k, n, v) for k, n, v, _ in rows]
+
+    def apply_batch(self, ops: Sequence[Op]) -> list[Change]:
+        """Run every op in one ``BEGIN IMMEDIATE`` transaction, each record read and written once."""
+        changes: list[Change] = []
+        with self._transaction() as conn:
+            for (kind, name), group in _grouped(ops).items():
+                if kind == "session":
+                    changes += [self._bind(conn, op) for op in group]
+                    continue
+                row = conn.execute(_SELECT, (self.prefix, kind, name)).fetchone()
+                before = None if row is None else str(row[0])
+                state = decode(KINDS[kind], before)  # type: ignore[type-var]
+                for op in group:
+                    assert op.fn is not None
+                    op.fn(state)
+                after = encode(state)
+                if after != before:
+                    conn.execute(_UPSERT, (self.prefix, kind, name, after))
+                changes.append(Change(kind, name, after))
+        return changes
+
+    def _bind(self, conn: sqlite3.Connection, op: Op) -> Change:
+        assert op.binding is not None
+        text = encode_binding(op.binding)
+        conn.execute(_UPSERT, (self.prefix, "session", op.name, text))
+        conn.execute(_SWEEP, (self.prefix, op.now))
+        return Change("session", op.name, text)
+
     def verify(self) -> None:
         """Raise when the file was deleted or replaced since it was opened: SQLite would silently go on
         with the unlinked file (or another process would create a new one), and processes would diverge."""
@@ -176,6 +229,14 @@ class SQLiteStateStore:
             self._handles.add(handle)
         self._local.handle = handle
         return conn
+
+
+def _grouped(ops: Sequence[Op]) -> dict[tuple[str, str], list[Op]]:
+    """Ops by record, each record's in queue order (first appearance orders the records)."""
+    groups: dict[tuple[str, str], list[Op]] = {}
+    for op in ops:
+        groups.setdefault((op.kind, op.name), []).append(op)
+    return groups
 
 
 def _identity(path: Path) -> tuple[int, int] | None:
@@ -221,4 +282,16 @@ def _connect(path: Path, busy_timeout_s: float) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
     conn.execute(_SCHEMA)
+    _add_versions(conn)
     return conn
+
+
+def _add_versions(conn: sqlite3.Connection) -> None:
+    """A file made before rows carried versions gets the column (its rows read as version 0)."""
+    columns = {row[1] for row in conn.execute(f"PRAGMA table_info({_TABLE})")}
+    if "version" not in columns:
+        with _Transaction(conn):
+            columns = {row[1] for row in conn.execute(f"PRAGMA table_info({_TABLE})")}
+            if "version" not in columns:  # another process may have added it while this one waited
+                conn.execute(_ADD_VERSION)
+    conn.execute(_INDEX)

@@ -106,3 +106,63 @@ def test_replacing_the_store_decides_anew_whether_its_calls_leave_the_loop(tmp_p
     assert mesh.store_blocks
     mesh.store = MemoryStateStore()
     assert not mesh.store_blocks
+
+
+class SlowReplicable(SlowStore):
+    """A slow store that can list its changes, so the replica can sit on it."""
+
+    def changes(self, since: int | None) -> Any:
+        self._slow()
+        return self.inner.changes(since)  # type: ignore[attr-defined]
+
+
+async def test_a_replicated_store_is_not_waited_for_even_when_an_attempt_fails(
+    openai_fake: FakeProvider, tmp_path: Any
+) -> None:
+    """SQLite under the replica (ADR 0006): the engine calls routing on the loop, the replica answers from
+    memory, and the failure's routing change is written by the sync thread, never by the loop."""
+    from modelmesh.state.replica import ReplicaStore
+    from modelmesh.state.sqlite import SQLiteStateStore
+    from modelmesh.testing import Fault
+
+    openai_fake.reset()
+    providers = {
+        "openai": {"api_key": openai_fake.api_key, "base_url": openai_fake.base_url, "models": ["gpt-4o"]}
+    }
+    config: dict[str, Any] = {
+        "providers": providers,
+        "pools": {
+            "chat-completion": {
+                "capability": "chat-completion",
+                "retry": {"backoff_base_s": 0, "backoff_max_s": 0},
+            }
+        },
+    }
+    async with create_async(config=config) as client:
+        mesh = client.mesh
+        await client.chat.completions.create(model="chat-completion", messages=HELLO)  # warm: connected
+        slow = SlowReplicable(SQLiteStateStore(path=str(tmp_path / "state.sqlite3")))
+        mesh.store = ReplicaStore(slow)  # type: ignore[arg-type]
+        assert not mesh.store_blocks  # routing calls stay on the loop: the replica never waits
+        gaps: list[float] = []
+        done = asyncio.Event()
+
+        async def ticker() -> None:
+            last = time.monotonic()
+            while not done.is_set():
+                await asyncio.sleep(0.005)
+                now = time.monotonic()
+                gaps.append(now - last)
+                last = now
+
+        tick = asyncio.create_task(ticker())
+        openai_fake.fail_next(1, Fault.status(500))  # a failure: a routing change, written through
+        for _ in range(3):
+            await client.chat.completions.create(model="chat-completion", messages=HELLO)
+        done.set()
+        await tick
+        mesh.store.sync()  # type: ignore[attr-defined]
+        stored = slow.inner.read_models(["openai.gpt-4o"])["openai.gpt-4o"]
+        mesh.close()
+    assert openai_fake.calls() == 5 and stored.failures == 1 and stored.requests == 4
+    assert max(gaps) < DELAY_S  # the loop never waited for the slow store

@@ -13,13 +13,16 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from modelmesh.serve.runner import listening_socket
 from modelmesh.testing import FakeProvider, Fault
@@ -36,8 +39,12 @@ def process() -> Iterator[list[ServeProcess]]:
     yield started
     for server in started:
         if server.proc.poll() is None:
-            server.proc.kill()
-            server.proc.communicate()
+            server.proc.terminate()  # the supervisor stops its workers, which hold stderr open too
+            try:
+                server.proc.communicate(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.proc.kill()
+                server.proc.communicate()
 
 
 def write_config(tmp_path: Path, fakes: tuple[FakeProvider, FakeProvider], storage: dict[str, Any]) -> Path:
@@ -87,6 +94,80 @@ def test_two_workers_on_sqlite_both_serve_and_drain_on_sigterm(
     assert server.proc.returncode == 0, err
     assert "Traceback" not in err, err
     assert err.count('"POST /v1/chat/completions" 200') == 5  # each worker writes the access log
+
+
+def test_metrics_of_two_workers_are_summed_whichever_worker_is_scraped(
+    tmp_path: Path, fakes: tuple[FakeProvider, FakeProvider], process: list[ServeProcess]
+) -> None:
+    config = write_config(tmp_path, fakes, {"store": "sqlite", "path": str(tmp_path / "state.sqlite3")})
+    before = metrics_dirs()
+    server = ServeProcess(config, "--workers", "2")
+    process.append(server)
+    assert len(metrics_dirs() - before) == 1  # the supervisor made one for this run
+    assert len(worker_pids(server.origin)) == 2  # both workers are up before the load
+
+    def ask(_: int) -> int:
+        with httpx2.Client(timeout=10) as http:  # a new connection each time: the kernel spreads them
+            return http.post(f"{server.origin}/v1/chat/completions", json=CHAT).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(ask, range(40))) == [200] * 40
+    answered = answers_per_worker(server.origin)
+    assert len(answered) == 2 and all(answered.values()), answered  # each worker answered some
+    assert sum(answered.values()) == 40
+
+    def chat_requests() -> tuple[float, float]:
+        samples = scrape(server.origin)
+        route = (("method", "POST"), ("route", "/v1/chat/completions"), ("status", "200"))
+        pool = (("pool", "chat-completion"),)
+        return samples[("modelmesh_proxy_requests_total", route)], samples.get(
+            ("modelmesh_pool_answers_total", pool), 0
+        )
+
+    deadline = time.monotonic() + 5
+    for _ in range(6):  # scrapes on new connections land on either worker
+        requests, answers = chat_requests()
+        assert requests == 40  # more than either worker counted itself: the sum over both
+        while answers != 40:  # tokens and answers: each worker copies its ledger once a second
+            assert time.monotonic() < deadline, answers
+            time.sleep(0.2)
+            answers = chat_requests()[1]
+    server.proc.send_signal(signal.SIGTERM)
+    _, err = server.proc.communicate(timeout=30)
+    assert server.proc.returncode == 0, err
+    assert metrics_dirs() <= before  # the run's metrics directory went with it
+
+
+def openai_active(origin: str) -> bool:
+    status = httpx2.get(f"{origin}/ui/status.json", timeout=5).json()
+    return next(m["active"] for m in status["pools"][0]["models"] if m["provider"] == "openai")
+
+
+def metrics_dirs() -> set[Path]:
+    return set(Path(tempfile.gettempdir()).glob("modelmesh-metrics-*"))
+
+
+def answers_per_worker(origin: str) -> dict[int, int]:
+    """Each worker's own count of answers (its status page), polled until both workers have spoken."""
+    seen: dict[int, int] = {}
+    for _ in range(60):
+        with httpx2.Client(timeout=5) as http:
+            status = http.get(f"{origin}/ui/status.json").json()
+        seen[status["worker_pid"]] = status["pools"][0]["usage"]["requests"]
+        if len(seen) > 1:
+            break
+    return seen
+
+
+def scrape(origin: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    with httpx2.Client(timeout=5) as http:
+        reply = http.get(f"{origin}/metrics")
+    assert reply.status_code == 200
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(reply.text)
+        for sample in family.samples
+    }
 
 
 def test_the_workers_socket_is_tcp_so_replies_are_not_held_by_nagle() -> None:
@@ -158,6 +239,29 @@ def test_a_provider_disabled_through_one_replica_is_skipped_by_the_other(
     status = httpx2.get(f"{second.origin}/ui/status.json", timeout=5).json()
     models = {m["provider"]: m for m in status["pools"][0]["models"]}
     assert models["openai"]["active"] is False
+
+
+def test_a_provider_disabled_through_one_process_on_sqlite_is_skipped_by_the_other(
+    tmp_path: Path, fakes: tuple[FakeProvider, FakeProvider], process: list[ServeProcess]
+) -> None:
+    openai_fake = fakes[0]
+    config = write_config(tmp_path, fakes, {"store": "sqlite", "path": str(tmp_path / "state.sqlite3")})
+    first, second = ServeProcess(config), ServeProcess(config)
+    process.extend([first, second])
+
+    openai_fake.fail_next(1, Fault.status(401))  # a revoked key: openai is put on standby
+    reply = httpx2.post(f"{first.origin}/v1/chat/completions", json=CHAT, timeout=10)
+    assert reply.status_code == 200 and reply.headers["x-modelmesh-provider"] == "groq"
+    # Routing reads a replica (ADR 0006): the writer's sync thread writes the standby at once and the
+    # reader pulls every 20 ms, so the bound is about two intervals; 0.25 s allows for a loaded machine.
+    written = time.monotonic()
+    while openai_active(second.origin):
+        assert time.monotonic() - written < 0.25, "the other process did not see the standby in time"
+        time.sleep(0.01)
+    for _ in range(3):
+        reply = httpx2.post(f"{second.origin}/v1/chat/completions", json=CHAT, timeout=10)
+        assert reply.status_code == 200 and reply.headers["x-modelmesh-provider"] == "groq"
+    assert openai_fake.calls() == 1
 
 
 def test_ctrl_c_in_a_terminal_stops_every_worker_cleanly(
