@@ -102,6 +102,9 @@ class Http1Exchange:
         try:
             self.parser.feed_data(data)
         except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:  # the latter is no subclass
+            if self.done and self.status >= 200:  # junk after a whole answer: keep it, drop the connection
+                self.extra = True
+                return
             if self.head_done and self.status == 101:  # httptools stops at a switch of protocols
                 raise httpcore2.RemoteProtocolError(_SWITCHED) from None
             raise httpcore2.RemoteProtocolError(

@@ -160,3 +160,23 @@ def test_an_idle_connection_expires_by_time_or_when_the_server_wrote_or_closed()
     read_all(exchange, [b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"])
     connection.let_go(exchange)
     assert connection.is_idle() and connection.has_expired()
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhelloNOT HTTP AT ALL\r\n\r\n",  # longer than declared
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n\x00junk",
+        b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhelloHTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\nx",
+    ],
+)
+def test_bytes_after_a_complete_answer_leave_it_whole_and_the_connection_is_closed(reply: bytes) -> None:
+    """httpcore2 returned such an answer (and h11 never read past its end): it is not an error, but
+    the connection must not carry the rest into the next request's answer."""
+    for pieces in splits(reply):
+        connection = Http1Connection(origin=None, stream=_Idle(), keepalive_expiry=5.0)
+        exchange = connection.begin(request())
+        assert read_all(exchange, pieces) == b"hello"
+        if pieces == [reply]:  # read with the answer; arriving later, they make the idle socket stale
+            assert connection.let_go(exchange) is True
+            assert connection.is_closed()

@@ -557,3 +557,22 @@ def test_many_concurrent_requests_share_a_few_connections(clients: Clients) -> N
             assert pool.connections_open == len(pool.connections) == pool.idle_count <= 3
 
     clients.run(main())
+
+
+def test_an_answer_longer_than_declared_is_returned_and_its_connection_not_reused(clients: Clients) -> None:
+    """The rest of a body longer than its content-length must neither fail this answer nor reach the
+    next one."""
+
+    async def too_long(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await read_request(reader)
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello, and some more\r\n\r\n")
+            await writer.drain()
+
+    async def main() -> None:
+        async with server(too_long) as (origin, accepted), clients.open() as client:
+            for _ in range(3):
+                assert (await client.post(origin, content=b"x")).content == b"hello"
+            assert len(accepted) == 3
+
+    clients.run(main())
