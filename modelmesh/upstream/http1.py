@@ -20,6 +20,7 @@ import httptools
 
 READ_SIZE = 64 * 1024  # bytes asked of the socket per read
 _FLUSH_AT = 64 * 1024  # bytes of a request held back to be sent in one piece
+_MAX_HEAD = 100 * 1024  # bytes an answer's head may take, 1xx answers included: httpcore2's (h11's) limit
 _IDLE, _ACTIVE, _CLOSED = "idle", "active", "closed"
 _SWITCHED = "The server switched protocols (101), which the mesh does not do."
 
@@ -68,6 +69,7 @@ class Http1Exchange:
         self.status, self.reason = 0, b""
         self.headers: list[tuple[bytes, bytes]] = []
         self.head_done = self.done = False
+        self.head_size = 0  # bytes received while the final head was incomplete
         self.extra = False  # the server sent more than this answer: never reuse the connection
         self.keep_alive = False
         self.chunks: list[bytes] = []
@@ -101,6 +103,8 @@ class Http1Exchange:
             return
         try:
             self.parser.feed_data(data)
+            if not self.head_done or self.status < 200:
+                self._head_within_limit(len(data))
         except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:  # the latter is no subclass
             if self.done and self.status >= 200:  # junk after a whole answer: keep it, drop the connection
                 self.extra = True
@@ -110,6 +114,15 @@ class Http1Exchange:
             raise httpcore2.RemoteProtocolError(
                 f"The provider's answer is not valid HTTP/1.1: {exc}"
             ) from None
+
+    def _head_within_limit(self, size: int) -> None:
+        """Refuses a head that keeps growing: httptools sets no limit, and memory would follow it."""
+        self.head_size += size
+        if self.head_size > _MAX_HEAD:
+            raise httpcore2.RemoteProtocolError(
+                f"The provider's answer head is larger than {_MAX_HEAD // 1024} KiB (the limit of "
+                "httpcore2, which the mesh used before): not an HTTP answer the mesh reads."
+            )
 
     def _closed_by_server(self) -> None:
         if not self.head_done or self.status < 200:

@@ -180,3 +180,28 @@ def test_bytes_after_a_complete_answer_leave_it_whole_and_the_connection_is_clos
         if pieces == [reply]:  # read with the answer; arriving later, they make the idle socket stale
             assert connection.let_go(exchange) is True
             assert connection.is_closed()
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        b"HTTP/1.1 200 OK\r\n",  # then header lines without end
+        b"HTTP/1.1 200 ",  # then a reason phrase without end (each piece was joined to the last: quadratic)
+    ],
+)
+def test_a_head_larger_than_httpcore2s_limit_is_a_protocol_error(start: bytes) -> None:
+    """httpcore2 (h11) refused heads beyond 100 KiB; without a limit, memory grows with what is sent."""
+    exchange = Http1Exchange(request())
+    exchange.feed(start)
+    line = b"x-filler: " + b"a" * 1000 + b"\r\n" if start.endswith(b"\n") else b"a" * 1024
+    with pytest.raises(httpcore2.RemoteProtocolError, match="head is larger than 100 KiB"):
+        for _ in range(200):  # 200 KiB
+            exchange.feed(line)
+
+
+def test_a_head_up_to_the_limit_is_read() -> None:
+    filler = [b"x-filler-%d: %s\r\n" % (n, b"a" * 1000) for n in range(90)]  # ~90 KiB
+    exchange = Http1Exchange(request())
+    reply = b"HTTP/1.1 200 OK\r\n" + b"".join(filler) + b"content-length: 2\r\n\r\nok"
+    assert read_all(exchange, [reply[n : n + 1000] for n in range(0, len(reply), 1000)]) == b"ok"
+    assert len(exchange.headers) == 91

@@ -576,3 +576,22 @@ def test_an_answer_longer_than_declared_is_returned_and_its_connection_not_reuse
             assert len(accepted) == 3
 
     clients.run(main())
+
+
+def test_a_head_that_never_ends_is_a_protocol_error_not_a_wait(clients: Clients) -> None:
+    """Header lines sent without end (none of them late) are refused at 100 KiB, as httpcore2 did."""
+
+    async def endless_head(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\n")
+        for n in range(64 * 1024):  # 64 MiB at most, then silence (the client's read timeout)
+            writer.write(b"x-filler-%d: %s\r\n" % (n, b"a" * 1000))
+            await writer.drain()
+        await asyncio.sleep(30)
+
+    async def main() -> None:
+        async with server(endless_head) as (origin, _), clients.open(timeout=30) as client:
+            with pytest.raises(httpx2.RemoteProtocolError, match="larger than 100 KiB"):
+                await asyncio.wait_for(client.post(origin, content=b"x"), 10)
+
+    clients.run(main())
