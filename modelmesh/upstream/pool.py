@@ -157,8 +157,12 @@ class UpstreamPool(PoolLedger):
         try:
             async with asyncio.timeout_at(deadline):
                 await waiter
-        except TimeoutError:
-            raise httpcore2.PoolTimeout("No connection to the provider became free in time.") from None
+        except BaseException as exc:
+            if waiter.done() and not waiter.cancelled():  # woken, yet leaving: the next waiter is woken
+                self._wake()
+            if isinstance(exc, TimeoutError):
+                raise httpcore2.PoolTimeout("No connection to the provider became free in time.") from None
+            raise
         finally:
             with contextlib.suppress(ValueError):
                 self.waiting.remove(waiter)

@@ -595,3 +595,23 @@ def test_a_head_that_never_ends_is_a_protocol_error_not_a_wait(clients: Clients)
                 await asyncio.wait_for(client.post(origin, content=b"x"), 10)
 
     clients.run(main())
+
+
+def test_a_request_cancelled_once_woken_passes_the_free_connection_on(async_clients: Clients) -> None:
+    """A waiter woken for a free connection and cancelled before it ran (its caller left, a deadline)
+    must hand the wake-up on: else the next waiter sleeps beside an idle connection."""
+
+    async def main() -> None:
+        limits = httpx2.Limits(max_connections=1)
+        async with server(echo_forever) as (origin, _), async_clients.open(limits=limits) as client:
+            holding = client.stream("POST", origin, content=b"a")
+            reply = await holding.__aenter__()  # holds the only connection
+            woken = asyncio.ensure_future(client.post(origin, content=b"b"))
+            waiting = asyncio.ensure_future(client.post(origin, content=b"c"))
+            await asyncio.sleep(0.1)  # both wait for the connection
+            await reply.aread()
+            await holding.__aexit__(None, None, None)  # the connection is free: the first waiter is woken
+            woken.cancel()  # ... and cancelled before it could run
+            assert (await asyncio.wait_for(waiting, 2)).content == b"echo:c"
+
+    async_clients.run(main())
