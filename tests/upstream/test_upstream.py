@@ -13,6 +13,7 @@ import shutil
 import ssl
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -29,7 +30,7 @@ from modelmesh.engine.drivers import AsyncMeshTransport, MeshTransport
 from modelmesh.serve import create_app
 from modelmesh.serve.protocols import HTTPTOOLS
 from modelmesh.upstream import pool as upstream
-from modelmesh.upstream.pool import SyncUpstreamPool, UpstreamPool
+from modelmesh.upstream.pool import SyncUpstreamPool, UpstreamPool, sync_upstream_transport
 from tests.upstream.clients import KINDS, Clients, SyncInThreads
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -615,3 +616,50 @@ def test_a_request_cancelled_once_woken_passes_the_free_connection_on(async_clie
             assert (await asyncio.wait_for(waiting, 2)).content == b"echo:c"
 
     async_clients.run(main())
+
+
+class _WakeLostToTimeout(threading.Condition):
+    """``threading.Condition`` as it behaves when a notify lands while a timed wait is expiring: the
+    waiter reports a timeout and the notify is gone (CPython removes it from the waiters all the same)."""
+
+    def wait(self, timeout: float | None = None) -> bool:
+        woken = super().wait(timeout)
+        return woken and threading.current_thread().name != "times-out-as-woken"
+
+
+def test_a_sync_waiter_timing_out_as_it_is_woken_passes_the_free_connection_on() -> None:
+    async def main() -> None:
+        limits = httpx2.Limits(max_connections=1)
+        async with (
+            server(echo_forever) as (origin, _),
+            SyncInThreads(sync_upstream_transport(None, limits)) as client,
+        ):
+            pool = client._transport._pool
+            pool.freed = _WakeLostToTimeout(pool.lock)
+            outcomes: dict[str, object] = {}
+
+            def post(name: str, content: bytes) -> None:
+                try:
+                    outcomes[name] = client.client.post(
+                        origin, content=content, timeout=httpx2.Timeout(5, pool=3)
+                    ).content
+                except httpx2.PoolTimeout as exc:
+                    outcomes[name] = exc
+
+            async with client.stream("POST", origin, content=b"a") as held:  # holds the only connection
+                first = threading.Thread(target=post, args=("first", b"b"), name="times-out-as-woken")
+                first.start()
+                await asyncio.sleep(0.1)
+                second = threading.Thread(target=post, args=("second", b"c"))
+                second.start()
+                await asyncio.sleep(0.1)  # both wait, the first one first
+                async for _ in held.aiter_raw():
+                    pass
+            started = time.monotonic()
+            await asyncio.to_thread(first.join)
+            await asyncio.to_thread(second.join)
+            assert isinstance(outcomes["first"], httpx2.PoolTimeout)
+            assert outcomes["second"] == b"echo:c"
+            assert time.monotonic() - started < 2  # not at the end of its own pool timeout
+
+    asyncio.run(main())
