@@ -23,6 +23,7 @@ _FLUSH_AT = 64 * 1024  # bytes of a request held back to be sent in one piece
 _MAX_HEAD = 100 * 1024  # bytes an answer's head may take, 1xx answers included: httpcore2's (h11's) limit
 _IDLE, _ACTIVE, _CLOSED = "idle", "active", "closed"
 _SWITCHED = "The server switched protocols (101), which the mesh does not do."
+CLOSED_HERE = "The connection was closed by the mesh (its client was closed) while the answer was read."
 
 
 def _head(request: httpcore2.Request) -> tuple[bytes, bool]:
@@ -244,6 +245,13 @@ class Http1Connection:
             return False
         self.state = _CLOSED
         return True
+
+    def received(self, exchange: Http1Exchange, data: bytes) -> None:
+        """Feeds ``exchange`` what a read returned: an end of stream on a connection closed here (its
+        pool closed) is no server's doing, and must not be blamed on the provider."""
+        if not data and self.state is _CLOSED:
+            raise httpcore2.ReadError(CLOSED_HERE)
+        exchange.feed(data)
 
     def closing(self) -> None:
         self.state = _CLOSED

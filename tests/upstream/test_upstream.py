@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from modelmesh.serve import create_app
 from modelmesh.serve.protocols import HTTPTOOLS
 from modelmesh.upstream import pool as upstream
 from modelmesh.upstream.pool import SyncUpstreamPool, UpstreamPool, sync_upstream_transport
+from tests.engine.scripted import Script, ScriptedServer
 from tests.upstream.clients import KINDS, Clients, SyncInThreads
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -635,6 +637,7 @@ def test_a_sync_waiter_timing_out_as_it_is_woken_passes_the_free_connection_on()
             SyncInThreads(sync_upstream_transport(None, limits)) as client,
         ):
             pool = client._transport._pool
+            assert isinstance(pool, SyncUpstreamPool)
             pool.freed = _WakeLostToTimeout(pool.lock)
             outcomes: dict[str, object] = {}
 
@@ -663,3 +666,42 @@ def test_a_sync_waiter_timing_out_as_it_is_woken_passes_the_free_connection_on()
             assert time.monotonic() - started < 2  # not at the end of its own pool timeout
 
     asyncio.run(main())
+
+
+def test_closing_the_client_ends_the_requests_it_is_still_reading(clients: Clients) -> None:
+    """``MeshClient.close()`` from one thread while others wait for answers: they end now, not at their
+    read timeout (closing a socket does not wake a thread blocked reading it; shutting it down does)."""
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        await asyncio.sleep(10)
+
+    async def main() -> None:
+        async with server(silent) as (origin, _):
+            client = clients.open(timeout=30)
+            reading = [asyncio.ensure_future(client.post(origin, content=b"x")) for _ in range(3)]
+            await asyncio.sleep(0.2)  # each request waits for its answer
+            started = time.monotonic()
+            await client.aclose()
+            outcomes = await asyncio.wait_for(asyncio.gather(*reading, return_exceptions=True), 5)
+            assert all(isinstance(outcome, httpx2.ReadError) for outcome in outcomes), outcomes
+            assert all("closed" in str(outcome) for outcome in outcomes), outcomes
+            assert time.monotonic() - started < 2
+
+    clients.run(main())
+
+
+def test_closing_a_sync_client_wakes_the_threads_blocked_reading_through_it() -> None:
+    """Against a server in another thread (as providers are), a thread blocked reading a socket that
+    another thread closes stays blocked until its read timeout: the pool shuts the socket down first."""
+    with ScriptedServer(Script.silent(10)) as silent:
+        client = httpx2.Client(transport=sync_upstream_transport(), timeout=8)
+        with ThreadPoolExecutor(3) as threads:
+            reading = [threads.submit(client.post, silent.base_url, content=b"x") for _ in range(3)]
+            time.sleep(0.3)  # each thread waits for its answer
+            started = time.monotonic()
+            client.close()
+            for outcome in reading:
+                with pytest.raises(httpx2.ReadError, match="closed by the mesh"):
+                    outcome.result()
+        assert time.monotonic() - started < 2
