@@ -30,9 +30,12 @@ class AsyncHttp1Connection(Http1Connection):
     async def handle_async_request(self, request: httpcore2.Request) -> httpcore2.Response:
         exchange = self.begin(request)
         try:
-            async for chunk in request.stream:  # type: ignore[union-attr]
-                await self.stream.write(exchange.body(chunk), exchange.write_timeout)
-            await self.stream.write(exchange.end(), exchange.write_timeout)
+            try:
+                async for chunk in request.stream:  # type: ignore[union-attr]
+                    await self.stream.write(exchange.body(chunk), exchange.write_timeout)
+                await self.stream.write(exchange.end(), exchange.write_timeout)
+            except httpcore2.WriteError:
+                exchange.cut_short = True  # it may have answered before it stopped reading (as httpcore2)
             while not exchange.head_ready():
                 self.received(exchange, await self.stream.read(READ_SIZE, exchange.read_timeout))
         except BaseException:
@@ -66,9 +69,12 @@ class SyncHttp1Connection(Http1Connection):
     def handle_request(self, request: httpcore2.Request) -> httpcore2.Response:
         exchange = self.begin(request)
         try:
-            for chunk in request.stream:  # type: ignore[union-attr]
-                self.stream.write(exchange.body(chunk), exchange.write_timeout)
-            self.stream.write(exchange.end(), exchange.write_timeout)
+            try:
+                for chunk in request.stream:  # type: ignore[union-attr]
+                    self.stream.write(exchange.body(chunk), exchange.write_timeout)
+                self.stream.write(exchange.end(), exchange.write_timeout)
+            except httpcore2.WriteError:
+                exchange.cut_short = True  # it may have answered before it stopped reading (as httpcore2)
             while not exchange.head_ready():
                 self.read_into(exchange)
         except BaseException:

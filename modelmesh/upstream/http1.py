@@ -75,6 +75,7 @@ class Http1Exchange:
         self.keep_alive = False
         self.chunks: list[bytes] = []
         self.finished = False  # the reader let go of the answer
+        self.cut_short = False  # the request could not be sent whole: never reuse the connection
 
     # What to send: the head waits to leave with the body (one write, not two).
     def body(self, chunk: bytes) -> bytes:
@@ -238,7 +239,13 @@ class Http1Connection:
         if exchange.finished or self.state is _CLOSED:
             return False
         exchange.finished = True
-        if exchange.done and not exchange.chunks and exchange.keep_alive and not exchange.extra:
+        if (
+            exchange.done
+            and not exchange.chunks
+            and exchange.keep_alive
+            and not exchange.extra
+            and not exchange.cut_short
+        ):
             self.state = _IDLE
             if self.keepalive_expiry is not None:
                 self.expire_at = time.monotonic() + self.keepalive_expiry

@@ -205,3 +205,11 @@ def test_a_head_up_to_the_limit_is_read() -> None:
     reply = b"HTTP/1.1 200 OK\r\n" + b"".join(filler) + b"content-length: 2\r\n\r\nok"
     assert read_all(exchange, [reply[n : n + 1000] for n in range(0, len(reply), 1000)]) == b"ok"
     assert len(exchange.headers) == 91
+
+
+def test_a_connection_whose_request_was_cut_short_is_closed_whatever_the_answer_says() -> None:
+    connection = Http1Connection(origin=None, stream=_Idle(), keepalive_expiry=5.0)
+    exchange = connection.begin(request())
+    exchange.cut_short = True  # the driver could not send it whole (the server stopped reading)
+    assert read_all(exchange, [b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 2\r\n\r\nno"]) == b"no"
+    assert connection.let_go(exchange) is True

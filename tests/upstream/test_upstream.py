@@ -705,3 +705,26 @@ def test_closing_a_sync_client_wakes_the_threads_blocked_reading_through_it() ->
                 with pytest.raises(httpx2.ReadError, match="closed by the mesh"):
                     outcome.result()
         assert time.monotonic() - started < 2
+
+
+def test_an_answer_sent_before_the_request_body_was_read_is_returned(clients: Clients) -> None:
+    """A server may answer early (413, 401) and close without reading the rest of the body: httpcore2
+    then read that answer; the connection, its request cut short, is not reused."""
+    connections: list[int] = []
+
+    async def refuses_large_bodies(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(1)
+        if len(connections) > 1:
+            await echo_forever(reader, writer)
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 8\r\n\r\ntoo big!")
+        await writer.drain()
+
+    async def main() -> None:
+        async with server(refuses_large_bodies) as (origin, _), clients.open(timeout=5) as client:
+            reply = await client.post(origin, content=b"x" * (16 * 1024 * 1024))
+            assert (reply.status_code, reply.content) == (413, b"too big!")
+            assert (await client.post(origin, content=b"small")).content == b"echo:small"
+        assert len(connections) == 2
+
+    clients.run(main())
