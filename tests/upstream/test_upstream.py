@@ -728,3 +728,17 @@ def test_an_answer_sent_before_the_request_body_was_read_is_returned(clients: Cl
         assert len(connections) == 2
 
     clients.run(main())
+
+
+def test_a_server_that_closes_during_the_tls_handshake_is_a_connect_error_that_says_so(
+    async_clients: Clients,
+) -> None:
+    async def closes(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(100)  # the ClientHello, then the connection is closed
+
+    async def main() -> None:
+        async with server(closes) as (origin, _), async_clients.open(timeout=2) as client:
+            with pytest.raises(httpx2.ConnectError, match="closed during the TLS handshake"):
+                await client.post(origin.replace("http://", "https://"), content=b"x")
+
+    async_clients.run(main())
