@@ -37,7 +37,11 @@ class AsyncHttp1Connection(Http1Connection):
             except httpcore2.WriteError:
                 exchange.cut_short = True  # it may have answered before it stopped reading (as httpcore2)
             while not exchange.head_ready():
-                self.received(exchange, await self.stream.read(READ_SIZE, exchange.read_timeout))
+                try:
+                    data = await self.stream.read(READ_SIZE, exchange.head_wait())
+                except httpcore2.ReadTimeout:
+                    raise exchange.head_late() from None
+                self.received(exchange, data)
         except BaseException:
             await self.aclose()
             raise
@@ -55,11 +59,11 @@ class SyncHttp1Connection(Http1Connection):
             self.stream.get_extra_info("socket").shutdown(socket.SHUT_RDWR)
         self.stream.close()
 
-    def read_into(self, exchange: Http1Exchange) -> None:
+    def read_into(self, exchange: Http1Exchange, timeout: float | None) -> None:
         """Reads what the server sent next into ``exchange``; a read failing on a socket this pool
         closed meanwhile (another thread closed the client) says so."""
         try:
-            data = self.stream.read(READ_SIZE, exchange.read_timeout)
+            data = self.stream.read(READ_SIZE, timeout)
         except httpcore2.ReadError:
             if self.is_closed():
                 raise httpcore2.ReadError(CLOSED_HERE) from None
@@ -76,7 +80,10 @@ class SyncHttp1Connection(Http1Connection):
             except httpcore2.WriteError:
                 exchange.cut_short = True  # it may have answered before it stopped reading (as httpcore2)
             while not exchange.head_ready():
-                self.read_into(exchange)
+                try:
+                    self.read_into(exchange, exchange.head_wait())
+                except httpcore2.ReadTimeout:
+                    raise exchange.head_late() from None
         except BaseException:
             self.close()
             raise
@@ -100,7 +107,7 @@ class _Body:
         exchange = self.exchange
         try:
             while (chunk := exchange.take()) is None:
-                self.connection.read_into(exchange)
+                self.connection.read_into(exchange, exchange.read_timeout)
         except BaseException:
             self.connection.close()
             raise

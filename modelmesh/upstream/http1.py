@@ -71,6 +71,7 @@ class Http1Exchange:
         self.headers: list[tuple[bytes, bytes]] = []
         self.head_done = self.done = False
         self.head_size = 0  # bytes received while the final head was incomplete
+        self.head_deadline: float | None = None  # when the wait for the head ends (set at its first read)
         self.extra = False  # the server sent more than this answer: never reuse the connection
         self.keep_alive = False
         self.chunks: list[bytes] = []
@@ -136,6 +137,22 @@ class Http1Exchange:
             True,
             True,
         )  # no length nor chunks: it ends with the connection (RFC 9112 §6.3)
+
+    def head_wait(self) -> float | None:
+        """How long the next read for the head may wait. The read timeout bounds the whole head, not
+        each read: a head trickled a byte at a time would hold the caller for ages (httpcore2's did)."""
+        if self.read_timeout is None:
+            return None
+        now = time.monotonic()
+        if self.head_deadline is None:
+            self.head_deadline = now + self.read_timeout
+        elif now >= self.head_deadline:
+            raise self.head_late()
+        return self.head_deadline - now
+
+    def head_late(self) -> httpcore2.ReadTimeout:
+        """What a read timeout while waiting for the head is (whatever the read had left to wait)."""
+        return httpcore2.ReadTimeout(f"no answer head (complete) within {self.read_timeout} s")
 
     def head_ready(self) -> bool:
         """The final answer's head was read (informational 1xx answers are skipped)."""

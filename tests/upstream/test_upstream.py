@@ -23,6 +23,7 @@ from typing import Any
 
 import httpcore2
 import httpx2
+import openai
 import pytest
 
 from modelmesh.builder import build_mesh
@@ -33,6 +34,8 @@ from modelmesh.serve.protocols import HTTPTOOLS
 from modelmesh.upstream import pool as upstream
 from modelmesh.upstream.pool import SyncUpstreamPool, UpstreamPool, sync_upstream_transport
 from tests.engine.scripted import Script, ScriptedServer
+from tests.engine.test_deadlines import config as deadline_config
+from tests.engine.test_deadlines import timed_ask
 from tests.upstream.clients import KINDS, Clients, SyncInThreads
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -742,3 +745,45 @@ def test_a_server_that_closes_during_the_tls_handshake_is_a_connect_error_that_s
                 await client.post(origin.replace("http://", "https://"), content=b"x")
 
     async_clients.run(main())
+
+
+def trickled_head(pause: float) -> Handler:
+    """A server that answers each request with a head sent one byte at a time, each a ``pause`` apart."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        for byte in b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-filler: " + b"a" * 1000:
+            writer.write(bytes([byte]))
+            await writer.drain()
+            await asyncio.sleep(pause)
+
+    return handler
+
+
+def test_a_head_trickled_a_byte_at_a_time_is_a_read_timeout(clients: Clients) -> None:
+    """The read timeout bounds the wait for the whole head: bytes that never make one reset nothing."""
+
+    async def main() -> None:
+        async with server(trickled_head(0.05)) as (origin, _), clients.open(timeout=0.5) as client:
+            started = time.monotonic()
+            with pytest.raises(httpx2.ReadTimeout, match="head"):
+                await client.post(origin, content=b"x")
+            assert time.monotonic() - started < 2.5
+
+    clients.run(main())
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+def test_a_trickled_head_ends_by_the_callers_deadline(mode: str, stream: bool) -> None:
+    """Seen through the SDK: ``with_options(timeout=2)`` held 54 s by a head trickled 0.2 s a byte."""
+
+    async def serve_and_ask() -> tuple[float, Any]:
+        async with server(trickled_head(0.2)) as (origin, _):
+            return await asyncio.to_thread(
+                timed_ask, mode, deadline_config(origin + "/v1"), "with_options", stream, 2.0
+            )
+
+    elapsed, outcome = asyncio.run(serve_and_ask())
+    assert isinstance(outcome, openai.APITimeoutError)
+    assert elapsed < 2.5
