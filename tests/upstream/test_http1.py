@@ -213,3 +213,12 @@ def test_a_connection_whose_request_was_cut_short_is_closed_whatever_the_answer_
     exchange.cut_short = True  # the driver could not send it whole (the server stopped reading)
     assert read_all(exchange, [b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 2\r\n\r\nno"]) == b"no"
     assert connection.let_go(exchange) is True
+
+
+def test_a_refused_header_is_named_without_its_value() -> None:
+    """A key pasted with its line break (``sk-...\\n`` from a file) must not reach an exception's text."""
+    secret = b"Bearer sk-live-0123456789abcdef"
+    with pytest.raises(httpcore2.LocalProtocolError) as refused:
+        Http1Exchange(request(headers=[(b"authorization", secret + b"\n")]))
+    assert "authorization" in str(refused.value)
+    assert "sk-live" not in str(refused.value) and "sk-live" not in repr(refused.value)
