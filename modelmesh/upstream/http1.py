@@ -20,7 +20,7 @@ import httptools
 
 READ_SIZE = 64 * 1024  # bytes asked of the socket per read
 _FLUSH_AT = 64 * 1024  # bytes of a request held back to be sent in one piece
-_MAX_HEAD = 100 * 1024  # bytes an answer's head may take, 1xx answers included: httpcore2's (h11's) limit
+_MAX_FRAMING = 100 * 1024  # bytes of head, 1xx answers or chunk framing in a row: httpcore2's (h11's) limit
 _IDLE, _ACTIVE, _CLOSED = "idle", "active", "closed"
 _SWITCHED = "The server switched protocols (101), which the mesh does not do."
 CLOSED_HERE = "The connection was closed by the mesh (its client was closed) while the answer was read."
@@ -70,7 +70,8 @@ class Http1Exchange:
         self.status, self.reason = 0, b""
         self.headers: list[tuple[bytes, bytes]] = []
         self.head_done = self.done = False
-        self.head_size = 0  # bytes received while the final head was incomplete
+        self.idle_bytes = 0  # bytes received since the final head or a body byte last came
+        self.progressed = False  # the final head or end came in the bytes being parsed
         self.head_deadline: float | None = None  # when the wait for the head ends (set at its first read)
         self.extra = False  # the server sent more than this answer: never reuse the connection
         self.keep_alive = False
@@ -106,8 +107,10 @@ class Http1Exchange:
             return
         try:
             self.parser.feed_data(data)
-            if not self.head_done or self.status < 200:
-                self._head_within_limit(len(data))
+            if self.chunks or self.progressed:  # body bytes came, or the final head or end
+                self.idle_bytes, self.progressed = 0, False
+            else:
+                self._within_limit(len(data))
         except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:  # the latter is no subclass
             if self.done and self.status >= 200:  # junk after a whole answer: keep it, drop the connection
                 self.extra = True
@@ -118,13 +121,14 @@ class Http1Exchange:
                 f"The provider's answer is not valid HTTP/1.1: {exc}"
             ) from None
 
-    def _head_within_limit(self, size: int) -> None:
-        """Refuses a head that keeps growing: httptools sets no limit, and memory would follow it."""
-        self.head_size += size
-        if self.head_size > _MAX_HEAD:
+    def _within_limit(self, size: int) -> None:
+        """Refuses framing that keeps growing (a head, 1xx answers, a chunk header, trailers): httptools
+        sets no limit, memory would follow, and with no body byte coming no deadline is looked at."""
+        self.idle_bytes += size
+        if self.idle_bytes > _MAX_FRAMING:
             raise httpcore2.RemoteProtocolError(
-                f"The provider's answer head is larger than {_MAX_HEAD // 1024} KiB (the limit of "
-                "httpcore2, which the mesh used before): not an HTTP answer the mesh reads."
+                f"The provider sent over {_MAX_FRAMING // 1024} KiB of answer head or framing without "
+                "a body byte (httpcore2's limit, which the mesh used before): not an answer the mesh reads."
             )
 
     def _closed_by_server(self) -> None:
@@ -196,6 +200,7 @@ class Http1Exchange:
             return
         self.status = self.parser.get_status_code()
         self.head_done = True
+        self.progressed = self.status >= 200
         self.keep_alive = self.parser.should_keep_alive()  # only valid inside a callback
         if self.head_only and self.status >= 200:
             self.done = True  # a HEAD answer has no body, whatever its content-length says
@@ -207,6 +212,7 @@ class Http1Exchange:
     def on_message_complete(self) -> None:
         if not self.extra:
             self.done = True
+            self.progressed = self.status >= 200
             self.keep_alive = self.parser.should_keep_alive()  # only valid inside the callback
 
 

@@ -194,7 +194,7 @@ def test_a_head_larger_than_httpcore2s_limit_is_a_protocol_error(start: bytes) -
     exchange = Http1Exchange(request())
     exchange.feed(start)
     line = b"x-filler: " + b"a" * 1000 + b"\r\n" if start.endswith(b"\n") else b"a" * 1024
-    with pytest.raises(httpcore2.RemoteProtocolError, match="head is larger than 100 KiB"):
+    with pytest.raises(httpcore2.RemoteProtocolError, match="100 KiB"):
         for _ in range(200):  # 200 KiB
             exchange.feed(line)
 
@@ -222,3 +222,32 @@ def test_a_refused_header_is_named_without_its_value() -> None:
         Http1Exchange(request(headers=[(b"authorization", secret + b"\n")]))
     assert "authorization" in str(refused.value)
     assert "sk-live" not in str(refused.value) and "sk-live" not in repr(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("start", "unit"),
+    [
+        (b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1;", b"a" * 1024),  # a chunk header
+        (b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n", b"x: 1\r\n" * 170),
+        (b"", b"HTTP/1.1 100 Continue\r\n\r\n" * 40),  # informational answers, none final
+    ],
+    ids=["chunk-header", "trailers", "1xx"],
+)
+def test_bytes_without_end_that_carry_no_body_are_a_protocol_error(start: bytes, unit: bytes) -> None:
+    """h11 refused any piece of framing beyond 100 KiB; httptools reads an endless chunk header or
+    trailer section for ever, and the caller's deadline is never looked at (no body byte comes)."""
+    exchange = Http1Exchange(request())
+    with pytest.raises(httpcore2.RemoteProtocolError, match="100 KiB"):
+        exchange.feed(start or unit)
+        for _ in range(200):  # ~200 KiB
+            while exchange.take():
+                pass
+            exchange.feed(unit)
+
+
+def test_a_stream_of_tiny_chunks_is_no_framing_flood() -> None:
+    chunks = b"".join(b"1\r\n%c\r\n" % (97 + n % 26) for n in range(100_000))  # 600 KB for 100 KB
+    reply = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n" + chunks + b"0\r\n\r\n"
+    exchange = Http1Exchange(request())
+    body = read_all(exchange, [reply[n : n + 4096] for n in range(0, len(reply), 4096)])
+    assert len(body) == 100_000

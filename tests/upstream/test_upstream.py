@@ -597,7 +597,7 @@ def test_a_head_that_never_ends_is_a_protocol_error_not_a_wait(clients: Clients)
 
     async def main() -> None:
         async with server(endless_head) as (origin, _), clients.open(timeout=30) as client:
-            with pytest.raises(httpx2.RemoteProtocolError, match="larger than 100 KiB"):
+            with pytest.raises(httpx2.RemoteProtocolError, match="100 KiB"):
                 await asyncio.wait_for(client.post(origin, content=b"x"), 10)
 
     clients.run(main())
@@ -787,3 +787,36 @@ def test_a_trickled_head_ends_by_the_callers_deadline(mode: str, stream: bool) -
     elapsed, outcome = asyncio.run(serve_and_ask())
     assert isinstance(outcome, openai.APITimeoutError)
     assert elapsed < 2.5
+
+
+@pytest.mark.parametrize(
+    ("start", "unit"),
+    [
+        (b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1;", b"a" * 1000),
+        (
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n",
+            b"x-t: " + b"a" * 1000 + b"\r\n",
+        ),
+    ],
+    ids=["chunk-header", "trailers"],
+)
+def test_framing_without_end_is_a_protocol_error_not_a_wait(
+    clients: Clients, start: bytes, unit: bytes
+) -> None:
+    """A chunk header or a trailer section sent without end, fast: no body byte ever comes, so neither a
+    read timeout nor the engine's deadline can end it; h11 refused it at 100 KiB."""
+
+    async def endless(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(start)
+        for _ in range(64 * 1024):  # 64 MiB at most, then silence (the client's read timeout)
+            writer.write(unit)
+            await writer.drain()
+        await asyncio.sleep(30)
+
+    async def main() -> None:
+        async with server(endless) as (origin, _), clients.open(timeout=30) as client:
+            with pytest.raises(httpx2.RemoteProtocolError, match="100 KiB"):
+                await asyncio.wait_for(client.post(origin, content=b"x"), 10)
+
+    clients.run(main())
