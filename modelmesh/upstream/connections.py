@@ -27,6 +27,14 @@ class AsyncHttp1Connection(Http1Connection):
         self.closing()
         await self.stream.aclose()
 
+    async def read_into(self, exchange: Http1Exchange) -> None:
+        """Reads what the server sent next into ``exchange``, within what is left of its wait."""
+        try:
+            data = await self.stream.read(READ_SIZE, exchange.wait())
+        except httpcore2.ReadTimeout:
+            raise exchange.late() from None
+        self.received(exchange, data)
+
     async def handle_async_request(self, request: httpcore2.Request) -> httpcore2.Response:
         exchange = self.begin(request)
         try:
@@ -37,11 +45,7 @@ class AsyncHttp1Connection(Http1Connection):
             except httpcore2.WriteError:
                 exchange.cut_short = True  # it may have answered before it stopped reading (as httpcore2)
             while not exchange.head_ready():
-                try:
-                    data = await self.stream.read(READ_SIZE, exchange.head_wait())
-                except httpcore2.ReadTimeout:
-                    raise exchange.head_late() from None
-                self.received(exchange, data)
+                await self.read_into(exchange)
         except BaseException:
             await self.aclose()
             raise
@@ -59,11 +63,13 @@ class SyncHttp1Connection(Http1Connection):
             self.stream.get_extra_info("socket").shutdown(socket.SHUT_RDWR)
         self.stream.close()
 
-    def read_into(self, exchange: Http1Exchange, timeout: float | None) -> None:
-        """Reads what the server sent next into ``exchange``; a read failing on a socket this pool
-        closed meanwhile (another thread closed the client) says so."""
+    def read_into(self, exchange: Http1Exchange) -> None:
+        """Reads what the server sent next into ``exchange``, within what is left of its wait; a read
+        failing on a socket this pool closed meanwhile (another thread closed the client) says so."""
         try:
-            data = self.stream.read(READ_SIZE, timeout)
+            data = self.stream.read(READ_SIZE, exchange.wait())
+        except httpcore2.ReadTimeout:
+            raise exchange.late() from None
         except httpcore2.ReadError:
             if self.is_closed():
                 raise httpcore2.ReadError(CLOSED_HERE) from None
@@ -80,10 +86,7 @@ class SyncHttp1Connection(Http1Connection):
             except httpcore2.WriteError:
                 exchange.cut_short = True  # it may have answered before it stopped reading (as httpcore2)
             while not exchange.head_ready():
-                try:
-                    self.read_into(exchange, exchange.head_wait())
-                except httpcore2.ReadTimeout:
-                    raise exchange.head_late() from None
+                self.read_into(exchange)
         except BaseException:
             self.close()
             raise
@@ -107,7 +110,7 @@ class _Body:
         exchange = self.exchange
         try:
             while (chunk := exchange.take()) is None:
-                self.connection.read_into(exchange, exchange.read_timeout)
+                self.connection.read_into(exchange)
         except BaseException:
             self.connection.close()
             raise
@@ -120,9 +123,7 @@ class _Body:
         exchange = self.exchange
         try:
             while (chunk := exchange.take()) is None:
-                self.connection.received(
-                    exchange, await self.connection.stream.read(READ_SIZE, exchange.read_timeout)
-                )
+                await self.connection.read_into(exchange)
         except BaseException:
             await self.connection.aclose()
             raise

@@ -72,7 +72,7 @@ class Http1Exchange:
         self.head_done = self.done = False
         self.idle_bytes = 0  # bytes received since the final head or a body byte last came
         self.progressed = False  # the final head or end came in the bytes being parsed
-        self.head_deadline: float | None = None  # when the wait for the head ends (set at its first read)
+        self.wait_until: float | None = None  # when the wait for progress ends (set at the first read)
         self.extra = False  # the server sent more than this answer: never reuse the connection
         self.keep_alive = False
         self.chunks: list[bytes] = []
@@ -108,7 +108,7 @@ class Http1Exchange:
         try:
             self.parser.feed_data(data)
             if self.chunks or self.progressed:  # body bytes came, or the final head or end
-                self.idle_bytes, self.progressed = 0, False
+                self.idle_bytes, self.progressed, self.wait_until = 0, False, None
             else:
                 self._within_limit(len(data))
         except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:  # the latter is no subclass
@@ -142,21 +142,22 @@ class Http1Exchange:
             True,
         )  # no length nor chunks: it ends with the connection (RFC 9112 §6.3)
 
-    def head_wait(self) -> float | None:
-        """How long the next read for the head may wait. The read timeout bounds the whole head, not
-        each read: a head trickled a byte at a time would hold the caller for ages (httpcore2's did)."""
+    def wait(self) -> float | None:
+        """How long the next read may wait. The read timeout bounds the wait for progress (the whole
+        head, the next body byte, the end), not each read: bytes trickled that make none (a head or
+        chunk framing, a byte at a time) would hold the caller for ages, as httpcore2's did."""
         if self.read_timeout is None:
             return None
         now = time.monotonic()
-        if self.head_deadline is None:
-            self.head_deadline = now + self.read_timeout
-        elif now >= self.head_deadline:
-            raise self.head_late()
-        return self.head_deadline - now
+        if self.wait_until is None:
+            self.wait_until = now + self.read_timeout
+        elif now >= self.wait_until:
+            raise self.late()
+        return self.wait_until - now
 
-    def head_late(self) -> httpcore2.ReadTimeout:
-        """What a read timeout while waiting for the head is (whatever the read had left to wait)."""
-        return httpcore2.ReadTimeout(f"no answer head (complete) within {self.read_timeout} s")
+    def late(self) -> httpcore2.ReadTimeout:
+        """What a read timeout is (whatever the read itself had left to wait)."""
+        return httpcore2.ReadTimeout(f"no answer head or body byte within {self.read_timeout} s")
 
     def head_ready(self) -> bool:
         """The final answer's head was read (informational 1xx answers are skipped)."""

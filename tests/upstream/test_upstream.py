@@ -820,3 +820,33 @@ def test_framing_without_end_is_a_protocol_error_not_a_wait(
                 await asyncio.wait_for(client.post(origin, content=b"x"), 10)
 
     clients.run(main())
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1;",  # a chunk extension, a byte at a time
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nx-t: ",  # trailers, likewise
+    ],
+    ids=["chunk-header", "trailers"],
+)
+def test_framing_trickled_a_byte_at_a_time_is_a_read_timeout(clients: Clients, start: bytes) -> None:
+    """The read timeout bounds the wait for the next body byte, as for the head: a trickle of framing
+    carries nothing, and the engine's deadline cannot step in while no body byte comes."""
+
+    async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(start)
+        for _ in range(1000):
+            await writer.drain()
+            await asyncio.sleep(0.05)
+            writer.write(b"a")
+
+    async def main() -> None:
+        async with server(trickle) as (origin, _), clients.open(timeout=0.5) as client:
+            started = time.monotonic()
+            with pytest.raises(httpx2.ReadTimeout, match="body byte"):
+                await asyncio.wait_for(client.post(origin, content=b"x"), 10)
+            assert time.monotonic() - started < 2.5
+
+    clients.run(main())
