@@ -623,16 +623,20 @@ def test_a_request_cancelled_once_woken_passes_the_free_connection_on(async_clie
     async_clients.run(main())
 
 
-class _WakeLostToTimeout(threading.Condition):
-    """``threading.Condition`` as it behaves when a notify lands while a timed wait is expiring: the
-    waiter reports a timeout and the notify is gone (CPython removes it from the waiters all the same)."""
+class _WakeLost(threading.Condition):
+    """``threading.Condition`` as it behaves when a notify lands while a timed wait is expiring (the
+    waiter reports a timeout and the notify is gone: CPython removes it from the waiters all the same)
+    or as the waiting thread is interrupted (a ``KeyboardInterrupt`` in the main thread)."""
 
     def wait(self, timeout: float | None = None) -> bool:
         woken = super().wait(timeout)
+        if threading.current_thread().name == "interrupted-as-woken":
+            raise KeyboardInterrupt
         return woken and threading.current_thread().name != "times-out-as-woken"
 
 
-def test_a_sync_waiter_timing_out_as_it_is_woken_passes_the_free_connection_on() -> None:
+@pytest.mark.parametrize("how", ["times-out-as-woken", "interrupted-as-woken"])
+def test_a_sync_waiter_leaving_as_it_is_woken_passes_the_free_connection_on(how: str) -> None:
     async def main() -> None:
         limits = httpx2.Limits(max_connections=1)
         async with (
@@ -641,7 +645,7 @@ def test_a_sync_waiter_timing_out_as_it_is_woken_passes_the_free_connection_on()
         ):
             pool = client._transport._pool
             assert isinstance(pool, SyncUpstreamPool)
-            pool.freed = _WakeLostToTimeout(pool.lock)
+            pool.freed = _WakeLost(pool.lock)
             outcomes: dict[str, object] = {}
 
             def post(name: str, content: bytes) -> None:
@@ -649,11 +653,11 @@ def test_a_sync_waiter_timing_out_as_it_is_woken_passes_the_free_connection_on()
                     outcomes[name] = client.client.post(
                         origin, content=content, timeout=httpx2.Timeout(5, pool=3)
                     ).content
-                except httpx2.PoolTimeout as exc:
+                except (httpx2.PoolTimeout, KeyboardInterrupt) as exc:
                     outcomes[name] = exc
 
             async with client.stream("POST", origin, content=b"a") as held:  # holds the only connection
-                first = threading.Thread(target=post, args=("first", b"b"), name="times-out-as-woken")
+                first = threading.Thread(target=post, args=("first", b"b"), name=how)
                 first.start()
                 await asyncio.sleep(0.1)
                 second = threading.Thread(target=post, args=("second", b"c"))
@@ -664,7 +668,7 @@ def test_a_sync_waiter_timing_out_as_it_is_woken_passes_the_free_connection_on()
             started = time.monotonic()
             await asyncio.to_thread(first.join)
             await asyncio.to_thread(second.join)
-            assert isinstance(outcomes["first"], httpx2.PoolTimeout)
+            assert isinstance(outcomes["first"], httpx2.PoolTimeout | KeyboardInterrupt)
             assert outcomes["second"] == b"echo:c"
             assert time.monotonic() - started < 2  # not at the end of its own pool timeout
 
