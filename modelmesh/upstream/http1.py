@@ -2,10 +2,12 @@
 
 Owns what knows HTTP: a request serialised to bytes (head, body, chunked framing when httpx2 declared
 it, header-injection checks), an answer parsed from the bytes the server sent (httptools, C), its
-framing (length, chunked, until close, HEAD, informational 1xx answers), whether the connection is
-reusable afterwards, and one connection's life (idle, busy, closed, expired). Why not httpcore2's
-connection: its pure-Python h11 state machine costs ~130-200 µs of CPU per exchange, about as much as
-the rest of the proxy (``python -m benchmarks.proxy_profile``). It raises httpcore2's exceptions, so
+framing (length, chunked, until close, HEAD, informational 1xx answers), the limits a hostile server
+meets (100 KiB of head or framing without a body byte, as h11's; the read timeout as a bound on the wait
+for progress, not on each read), whether the connection is reusable afterwards (never after bytes beyond
+the answer or a request cut short), and one connection's life (idle, busy, closed, expired). Why not
+httpcore2's connection: its pure-Python h11 state machine costs ~130-200 µs of CPU per exchange, about as
+much as the rest of the proxy (``python -m benchmarks.proxy_profile``). It raises httpcore2's exceptions, so
 httpx2 maps failures as usual. It deliberately moves no bytes: ``upstream.connections`` drives it over
 a socket, blocking or awaiting; no pooling (``upstream.ledger``), TLS or HTTP/2.
 """
