@@ -9,11 +9,13 @@ Everything that knows HTTP is in ``http1``; the two differ only in blocking vers
 
 from __future__ import annotations
 
+import contextlib
+import socket
 from typing import Any
 
 import httpcore2
 
-from modelmesh.upstream.http1 import READ_SIZE, Http1Connection, Http1Exchange
+from modelmesh.upstream.http1 import CLOSED_HERE, READ_SIZE, Http1Connection, Http1Exchange
 
 
 class AsyncHttp1Connection(Http1Connection):
@@ -25,14 +27,25 @@ class AsyncHttp1Connection(Http1Connection):
         self.closing()
         await self.stream.aclose()
 
+    async def read_into(self, exchange: Http1Exchange) -> None:
+        """Reads what the server sent next into ``exchange``, within what is left of its wait."""
+        try:
+            data = await self.stream.read(READ_SIZE, exchange.wait())
+        except httpcore2.ReadTimeout:
+            raise exchange.late() from None
+        self.received(exchange, data)
+
     async def handle_async_request(self, request: httpcore2.Request) -> httpcore2.Response:
         exchange = self.begin(request)
         try:
-            async for chunk in request.stream:  # type: ignore[union-attr]
-                await self.stream.write(exchange.body(chunk), exchange.write_timeout)
-            await self.stream.write(exchange.end(), exchange.write_timeout)
+            try:
+                async for chunk in request.stream:  # type: ignore[union-attr]
+                    await self.stream.write(exchange.body(chunk), exchange.write_timeout)
+                await self.stream.write(exchange.end(), exchange.write_timeout)
+            except httpcore2.WriteError:
+                exchange.cut_short = True  # it may have answered before it stopped reading (as httpcore2)
             while not exchange.head_ready():
-                exchange.feed(await self.stream.read(READ_SIZE, exchange.read_timeout))
+                await self.read_into(exchange)
         except BaseException:
             await self.aclose()
             raise
@@ -46,16 +59,34 @@ class SyncHttp1Connection(Http1Connection):
 
     def close(self) -> None:
         self.closing()
+        with contextlib.suppress(OSError):  # wakes a thread blocked reading it: a close alone does not
+            self.stream.get_extra_info("socket").shutdown(socket.SHUT_RDWR)
         self.stream.close()
+
+    def read_into(self, exchange: Http1Exchange) -> None:
+        """Reads what the server sent next into ``exchange``, within what is left of its wait; a read
+        failing on a socket this pool closed meanwhile (another thread closed the client) says so."""
+        try:
+            data = self.stream.read(READ_SIZE, exchange.wait())
+        except httpcore2.ReadTimeout:
+            raise exchange.late() from None
+        except httpcore2.ReadError:
+            if self.is_closed():
+                raise httpcore2.ReadError(CLOSED_HERE) from None
+            raise
+        self.received(exchange, data)
 
     def handle_request(self, request: httpcore2.Request) -> httpcore2.Response:
         exchange = self.begin(request)
         try:
-            for chunk in request.stream:  # type: ignore[union-attr]
-                self.stream.write(exchange.body(chunk), exchange.write_timeout)
-            self.stream.write(exchange.end(), exchange.write_timeout)
+            try:
+                for chunk in request.stream:  # type: ignore[union-attr]
+                    self.stream.write(exchange.body(chunk), exchange.write_timeout)
+                self.stream.write(exchange.end(), exchange.write_timeout)
+            except httpcore2.WriteError:
+                exchange.cut_short = True  # it may have answered before it stopped reading (as httpcore2)
             while not exchange.head_ready():
-                exchange.feed(self.stream.read(READ_SIZE, exchange.read_timeout))
+                self.read_into(exchange)
         except BaseException:
             self.close()
             raise
@@ -79,7 +110,7 @@ class _Body:
         exchange = self.exchange
         try:
             while (chunk := exchange.take()) is None:
-                exchange.feed(self.connection.stream.read(READ_SIZE, exchange.read_timeout))
+                self.connection.read_into(exchange)
         except BaseException:
             self.connection.close()
             raise
@@ -92,7 +123,7 @@ class _Body:
         exchange = self.exchange
         try:
             while (chunk := exchange.take()) is None:
-                exchange.feed(await self.connection.stream.read(READ_SIZE, exchange.read_timeout))
+                await self.connection.read_into(exchange)
         except BaseException:
             await self.connection.aclose()
             raise

@@ -2,10 +2,12 @@
 
 Owns what knows HTTP: a request serialised to bytes (head, body, chunked framing when httpx2 declared
 it, header-injection checks), an answer parsed from the bytes the server sent (httptools, C), its
-framing (length, chunked, until close, HEAD, informational 1xx answers), whether the connection is
-reusable afterwards, and one connection's life (idle, busy, closed, expired). Why not httpcore2's
-connection: its pure-Python h11 state machine costs ~130-200 µs of CPU per exchange, about as much as
-the rest of the proxy (``python -m benchmarks.proxy_profile``). It raises httpcore2's exceptions, so
+framing (length, chunked, until close, HEAD, informational 1xx answers), the limits a hostile server
+meets (100 KiB of head or framing without a body byte, as h11's; the read timeout as a bound on the wait
+for progress, not on each read), whether the connection is reusable afterwards (never after bytes beyond
+the answer or a request cut short), and one connection's life (idle, busy, closed, expired). Why not
+httpcore2's connection: its pure-Python h11 state machine costs ~130-200 µs of CPU per exchange, about as
+much as the rest of the proxy (``python -m benchmarks.proxy_profile``). It raises httpcore2's exceptions, so
 httpx2 maps failures as usual. It deliberately moves no bytes: ``upstream.connections`` drives it over
 a socket, blocking or awaiting; no pooling (``upstream.ledger``), TLS or HTTP/2.
 """
@@ -20,8 +22,10 @@ import httptools
 
 READ_SIZE = 64 * 1024  # bytes asked of the socket per read
 _FLUSH_AT = 64 * 1024  # bytes of a request held back to be sent in one piece
+_MAX_FRAMING = 100 * 1024  # bytes of head, 1xx answers or chunk framing in a row: httpcore2's (h11's) limit
 _IDLE, _ACTIVE, _CLOSED = "idle", "active", "closed"
 _SWITCHED = "The server switched protocols (101), which the mesh does not do."
+CLOSED_HERE = "The connection was closed by the mesh (its client was closed) while the answer was read."
 
 
 def _head(request: httpcore2.Request) -> tuple[bytes, bool]:
@@ -68,10 +72,14 @@ class Http1Exchange:
         self.status, self.reason = 0, b""
         self.headers: list[tuple[bytes, bytes]] = []
         self.head_done = self.done = False
+        self.idle_bytes = 0  # bytes received since the final head or a body byte last came
+        self.progressed = False  # the final head or end came in the bytes being parsed
+        self.wait_until: float | None = None  # when the wait for progress ends (set at the first read)
         self.extra = False  # the server sent more than this answer: never reuse the connection
         self.keep_alive = False
         self.chunks: list[bytes] = []
         self.finished = False  # the reader let go of the answer
+        self.cut_short = False  # the request could not be sent whole: never reuse the connection
 
     # What to send: the head waits to leave with the body (one write, not two).
     def body(self, chunk: bytes) -> bytes:
@@ -101,12 +109,29 @@ class Http1Exchange:
             return
         try:
             self.parser.feed_data(data)
+            if self.chunks or self.progressed:  # body bytes came, or the final head or end
+                self.idle_bytes, self.progressed, self.wait_until = 0, False, None
+            else:
+                self._within_limit(len(data))
         except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:  # the latter is no subclass
+            if self.done and self.status >= 200:  # junk after a whole answer: keep it, drop the connection
+                self.extra = True
+                return
             if self.head_done and self.status == 101:  # httptools stops at a switch of protocols
                 raise httpcore2.RemoteProtocolError(_SWITCHED) from None
             raise httpcore2.RemoteProtocolError(
                 f"The provider's answer is not valid HTTP/1.1: {exc}"
             ) from None
+
+    def _within_limit(self, size: int) -> None:
+        """Refuses framing that keeps growing (a head, 1xx answers, a chunk header, trailers): httptools
+        sets no limit, memory would follow, and with no body byte coming no deadline is looked at."""
+        self.idle_bytes += size
+        if self.idle_bytes > _MAX_FRAMING:
+            raise httpcore2.RemoteProtocolError(
+                f"The provider sent over {_MAX_FRAMING // 1024} KiB of answer head or framing without "
+                "a body byte (httpcore2's limit, which the mesh used before): not an answer the mesh reads."
+            )
 
     def _closed_by_server(self) -> None:
         if not self.head_done or self.status < 200:
@@ -118,6 +143,23 @@ class Http1Exchange:
             True,
             True,
         )  # no length nor chunks: it ends with the connection (RFC 9112 §6.3)
+
+    def wait(self) -> float | None:
+        """How long the next read may wait. The read timeout bounds the wait for progress (the whole
+        head, the next body byte, the end), not each read: bytes trickled that make none (a head or
+        chunk framing, a byte at a time) would hold the caller for ages, as httpcore2's did."""
+        if self.read_timeout is None:
+            return None
+        now = time.monotonic()
+        if self.wait_until is None:
+            self.wait_until = now + self.read_timeout
+        elif now >= self.wait_until:
+            raise self.late()
+        return self.wait_until - now
+
+    def late(self) -> httpcore2.ReadTimeout:
+        """What a read timeout is (whatever the read itself had left to wait)."""
+        return httpcore2.ReadTimeout(f"no answer head or body byte within {self.read_timeout} s")
 
     def head_ready(self) -> bool:
         """The final answer's head was read (informational 1xx answers are skipped)."""
@@ -161,6 +203,7 @@ class Http1Exchange:
             return
         self.status = self.parser.get_status_code()
         self.head_done = True
+        self.progressed = self.status >= 200
         self.keep_alive = self.parser.should_keep_alive()  # only valid inside a callback
         if self.head_only and self.status >= 200:
             self.done = True  # a HEAD answer has no body, whatever its content-length says
@@ -172,6 +215,7 @@ class Http1Exchange:
     def on_message_complete(self) -> None:
         if not self.extra:
             self.done = True
+            self.progressed = self.status >= 200
             self.keep_alive = self.parser.should_keep_alive()  # only valid inside the callback
 
 
@@ -221,13 +265,26 @@ class Http1Connection:
         if exchange.finished or self.state is _CLOSED:
             return False
         exchange.finished = True
-        if exchange.done and not exchange.chunks and exchange.keep_alive and not exchange.extra:
+        if (
+            exchange.done
+            and not exchange.chunks
+            and exchange.keep_alive
+            and not exchange.extra
+            and not exchange.cut_short
+        ):
             self.state = _IDLE
             if self.keepalive_expiry is not None:
                 self.expire_at = time.monotonic() + self.keepalive_expiry
             return False
         self.state = _CLOSED
         return True
+
+    def received(self, exchange: Http1Exchange, data: bytes) -> None:
+        """Feeds ``exchange`` what a read returned: an end of stream on a connection closed here (its
+        pool closed) is no server's doing, and must not be blamed on the provider."""
+        if not data and self.state is _CLOSED:
+            raise httpcore2.ReadError(CLOSED_HERE)
+        exchange.feed(data)
 
     def closing(self) -> None:
         self.state = _CLOSED

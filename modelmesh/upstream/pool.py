@@ -157,8 +157,12 @@ class UpstreamPool(PoolLedger):
         try:
             async with asyncio.timeout_at(deadline):
                 await waiter
-        except TimeoutError:
-            raise httpcore2.PoolTimeout("No connection to the provider became free in time.") from None
+        except BaseException as exc:
+            if waiter.done() and not waiter.cancelled():  # woken, yet leaving: the next waiter is woken
+                self._wake()
+            if isinstance(exc, TimeoutError):
+                raise httpcore2.PoolTimeout("No connection to the provider became free in time.") from None
+            raise
         finally:
             with contextlib.suppress(ValueError):
                 self.waiting.remove(waiter)
@@ -261,13 +265,23 @@ class SyncUpstreamPool(PoolLedger):
         return connection
 
     def _wait(self, deadline: float | None) -> None:
-        """Waits (holding the lock between) until woken, or raises at ``deadline``."""
-        if deadline is None:
-            self.freed.wait()
-            return
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or not self.freed.wait(remaining):
-            raise httpcore2.PoolTimeout("No connection to the provider became free in time.")
+        """Waits (holding the lock between) until woken, or raises at ``deadline``.
+
+        Leaving without the wake-up, it wakes another waiter: ``Condition`` drops a notify that lands
+        as a timed wait expires (or is interrupted), and the next waiter would sleep beside a free slot.
+        """
+        try:
+            if deadline is None:
+                self.freed.wait()
+                return
+            remaining = deadline - time.monotonic()
+            if remaining > 0 and self.freed.wait(remaining):
+                return
+        except BaseException:
+            self.freed.notify()
+            raise
+        self.freed.notify()
+        raise httpcore2.PoolTimeout("No connection to the provider became free in time.")
 
     def _release(self, connection: Connection, key: Key) -> None:
         with self.lock:

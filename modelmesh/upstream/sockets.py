@@ -186,7 +186,9 @@ class _Stream(httpcore2.AsyncNetworkStream):
             raise httpcore2.ConnectTimeout(f"no TLS handshake within {timeout} s") from None
         except (OSError, ssl.SSLError) as exc:
             self.transport.close()
-            raise httpcore2.ConnectError(str(exc)) from exc
+            # asyncio reports a peer's close mid-handshake as a ConnectionResetError without a word
+            message = str(exc) or f"the connection was closed during the TLS handshake ({type(exc).__name__})"
+            raise httpcore2.ConnectError(message) from exc
         if tls is None:  # pragma: no cover - the loop closed the connection during the handshake
             raise httpcore2.ConnectError("the connection was closed during the TLS handshake")
         self.protocol.transport = tls

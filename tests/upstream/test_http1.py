@@ -160,3 +160,94 @@ def test_an_idle_connection_expires_by_time_or_when_the_server_wrote_or_closed()
     read_all(exchange, [b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"])
     connection.let_go(exchange)
     assert connection.is_idle() and connection.has_expired()
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhelloNOT HTTP AT ALL\r\n\r\n",  # longer than declared
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n\x00junk",
+        b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhelloHTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\nx",
+    ],
+)
+def test_bytes_after_a_complete_answer_leave_it_whole_and_the_connection_is_closed(reply: bytes) -> None:
+    """httpcore2 returned such an answer (and h11 never read past its end): it is not an error, but
+    the connection must not carry the rest into the next request's answer."""
+    for pieces in splits(reply):
+        connection = Http1Connection(origin=None, stream=_Idle(), keepalive_expiry=5.0)
+        exchange = connection.begin(request())
+        assert read_all(exchange, pieces) == b"hello"
+        if pieces == [reply]:  # read with the answer; arriving later, they make the idle socket stale
+            assert connection.let_go(exchange) is True
+            assert connection.is_closed()
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        b"HTTP/1.1 200 OK\r\n",  # then header lines without end
+        b"HTTP/1.1 200 ",  # then a reason phrase without end (each piece was joined to the last: quadratic)
+    ],
+)
+def test_a_head_larger_than_httpcore2s_limit_is_a_protocol_error(start: bytes) -> None:
+    """httpcore2 (h11) refused heads beyond 100 KiB; without a limit, memory grows with what is sent."""
+    exchange = Http1Exchange(request())
+    exchange.feed(start)
+    line = b"x-filler: " + b"a" * 1000 + b"\r\n" if start.endswith(b"\n") else b"a" * 1024
+    with pytest.raises(httpcore2.RemoteProtocolError, match="100 KiB"):
+        for _ in range(200):  # 200 KiB
+            exchange.feed(line)
+
+
+def test_a_head_up_to_the_limit_is_read() -> None:
+    filler = [b"x-filler-%d: %s\r\n" % (n, b"a" * 1000) for n in range(90)]  # ~90 KiB
+    exchange = Http1Exchange(request())
+    reply = b"HTTP/1.1 200 OK\r\n" + b"".join(filler) + b"content-length: 2\r\n\r\nok"
+    assert read_all(exchange, [reply[n : n + 1000] for n in range(0, len(reply), 1000)]) == b"ok"
+    assert len(exchange.headers) == 91
+
+
+def test_a_connection_whose_request_was_cut_short_is_closed_whatever_the_answer_says() -> None:
+    connection = Http1Connection(origin=None, stream=_Idle(), keepalive_expiry=5.0)
+    exchange = connection.begin(request())
+    exchange.cut_short = True  # the driver could not send it whole (the server stopped reading)
+    assert read_all(exchange, [b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 2\r\n\r\nno"]) == b"no"
+    assert connection.let_go(exchange) is True
+
+
+def test_a_refused_header_is_named_without_its_value() -> None:
+    """A key pasted with its line break (``sk-...\\n`` from a file) must not reach an exception's text."""
+    secret = b"Bearer sk-live-0123456789abcdef"
+    with pytest.raises(httpcore2.LocalProtocolError) as refused:
+        Http1Exchange(request(headers=[(b"authorization", secret + b"\n")]))
+    assert "authorization" in str(refused.value)
+    assert "sk-live" not in str(refused.value) and "sk-live" not in repr(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("start", "unit"),
+    [
+        (b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1;", b"a" * 1024),  # a chunk header
+        (b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n", b"x: 1\r\n" * 170),
+        (b"", b"HTTP/1.1 100 Continue\r\n\r\n" * 40),  # informational answers, none final
+    ],
+    ids=["chunk-header", "trailers", "1xx"],
+)
+def test_bytes_without_end_that_carry_no_body_are_a_protocol_error(start: bytes, unit: bytes) -> None:
+    """h11 refused any piece of framing beyond 100 KiB; httptools reads an endless chunk header or
+    trailer section for ever, and the caller's deadline is never looked at (no body byte comes)."""
+    exchange = Http1Exchange(request())
+    with pytest.raises(httpcore2.RemoteProtocolError, match="100 KiB"):
+        exchange.feed(start or unit)
+        for _ in range(200):  # ~200 KiB
+            while exchange.take():
+                pass
+            exchange.feed(unit)
+
+
+def test_a_stream_of_tiny_chunks_is_no_framing_flood() -> None:
+    chunks = b"".join(b"1\r\n%c\r\n" % (97 + n % 26) for n in range(100_000))  # 600 KB for 100 KB
+    reply = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n" + chunks + b"0\r\n\r\n"
+    exchange = Http1Exchange(request())
+    body = read_all(exchange, [reply[n : n + 4096] for n in range(0, len(reply), 4096)])
+    assert len(body) == 100_000

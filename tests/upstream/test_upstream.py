@@ -13,14 +13,17 @@ import shutil
 import ssl
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpcore2
 import httpx2
+import openai
 import pytest
 
 from modelmesh.builder import build_mesh
@@ -29,7 +32,10 @@ from modelmesh.engine.drivers import AsyncMeshTransport, MeshTransport
 from modelmesh.serve import create_app
 from modelmesh.serve.protocols import HTTPTOOLS
 from modelmesh.upstream import pool as upstream
-from modelmesh.upstream.pool import SyncUpstreamPool, UpstreamPool
+from modelmesh.upstream.pool import SyncUpstreamPool, UpstreamPool, sync_upstream_transport
+from tests.engine.scripted import Script, ScriptedServer
+from tests.engine.test_deadlines import config as deadline_config
+from tests.engine.test_deadlines import timed_ask
 from tests.upstream.clients import KINDS, Clients, SyncInThreads
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -555,5 +561,296 @@ def test_many_concurrent_requests_share_a_few_connections(clients: Clients) -> N
             assert len(accepted) <= 3
             pool = client._transport._pool
             assert pool.connections_open == len(pool.connections) == pool.idle_count <= 3
+
+    clients.run(main())
+
+
+def test_an_answer_longer_than_declared_is_returned_and_its_connection_not_reused(clients: Clients) -> None:
+    """The rest of a body longer than its content-length must neither fail this answer nor reach the
+    next one."""
+
+    async def too_long(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await read_request(reader)
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello, and some more\r\n\r\n")
+            await writer.drain()
+
+    async def main() -> None:
+        async with server(too_long) as (origin, accepted), clients.open() as client:
+            for _ in range(3):
+                assert (await client.post(origin, content=b"x")).content == b"hello"
+            assert len(accepted) == 3
+
+    clients.run(main())
+
+
+def test_a_head_that_never_ends_is_a_protocol_error_not_a_wait(clients: Clients) -> None:
+    """Header lines sent without end (none of them late) are refused at 100 KiB, as httpcore2 did."""
+
+    async def endless_head(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\n")
+        for n in range(64 * 1024):  # 64 MiB at most, then silence (the client's read timeout)
+            writer.write(b"x-filler-%d: %s\r\n" % (n, b"a" * 1000))
+            await writer.drain()
+        await asyncio.sleep(30)
+
+    async def main() -> None:
+        async with server(endless_head) as (origin, _), clients.open(timeout=30) as client:
+            with pytest.raises(httpx2.RemoteProtocolError, match="100 KiB"):
+                await asyncio.wait_for(client.post(origin, content=b"x"), 10)
+
+    clients.run(main())
+
+
+def test_a_request_cancelled_once_woken_passes_the_free_connection_on(async_clients: Clients) -> None:
+    """A waiter woken for a free connection and cancelled before it ran (its caller left, a deadline)
+    must hand the wake-up on: else the next waiter sleeps beside an idle connection."""
+
+    async def main() -> None:
+        limits = httpx2.Limits(max_connections=1)
+        async with server(echo_forever) as (origin, _), async_clients.open(limits=limits) as client:
+            holding = client.stream("POST", origin, content=b"a")
+            reply = await holding.__aenter__()  # holds the only connection
+            woken = asyncio.ensure_future(client.post(origin, content=b"b"))
+            waiting = asyncio.ensure_future(client.post(origin, content=b"c"))
+            await asyncio.sleep(0.1)  # both wait for the connection
+            await reply.aread()
+            await holding.__aexit__(None, None, None)  # the connection is free: the first waiter is woken
+            woken.cancel()  # ... and cancelled before it could run
+            assert (await asyncio.wait_for(waiting, 2)).content == b"echo:c"
+
+    async_clients.run(main())
+
+
+class _WakeLost(threading.Condition):
+    """``threading.Condition`` as it behaves when a notify lands while a timed wait is expiring (the
+    waiter reports a timeout and the notify is gone: CPython removes it from the waiters all the same)
+    or as the waiting thread is interrupted (a ``KeyboardInterrupt`` in the main thread)."""
+
+    def wait(self, timeout: float | None = None) -> bool:
+        woken = super().wait(timeout)
+        if threading.current_thread().name == "interrupted-as-woken":
+            raise KeyboardInterrupt
+        return woken and threading.current_thread().name != "times-out-as-woken"
+
+
+@pytest.mark.parametrize("how", ["times-out-as-woken", "interrupted-as-woken"])
+def test_a_sync_waiter_leaving_as_it_is_woken_passes_the_free_connection_on(how: str) -> None:
+    async def main() -> None:
+        limits = httpx2.Limits(max_connections=1)
+        async with (
+            server(echo_forever) as (origin, _),
+            SyncInThreads(sync_upstream_transport(None, limits)) as client,
+        ):
+            pool = client._transport._pool
+            assert isinstance(pool, SyncUpstreamPool)
+            pool.freed = _WakeLost(pool.lock)
+            outcomes: dict[str, object] = {}
+
+            def post(name: str, content: bytes) -> None:
+                try:
+                    outcomes[name] = client.client.post(
+                        origin, content=content, timeout=httpx2.Timeout(5, pool=3)
+                    ).content
+                except (httpx2.PoolTimeout, KeyboardInterrupt) as exc:
+                    outcomes[name] = exc
+
+            async with client.stream("POST", origin, content=b"a") as held:  # holds the only connection
+                first = threading.Thread(target=post, args=("first", b"b"), name=how)
+                first.start()
+                await asyncio.sleep(0.1)
+                second = threading.Thread(target=post, args=("second", b"c"))
+                second.start()
+                await asyncio.sleep(0.1)  # both wait, the first one first
+                async for _ in held.aiter_raw():
+                    pass
+            started = time.monotonic()
+            await asyncio.to_thread(first.join)
+            await asyncio.to_thread(second.join)
+            assert isinstance(outcomes["first"], httpx2.PoolTimeout | KeyboardInterrupt)
+            assert outcomes["second"] == b"echo:c"
+            assert time.monotonic() - started < 2  # not at the end of its own pool timeout
+
+    asyncio.run(main())
+
+
+def test_closing_the_client_ends_the_requests_it_is_still_reading(clients: Clients) -> None:
+    """``MeshClient.close()`` from one thread while others wait for answers: they end now, not at their
+    read timeout (closing a socket does not wake a thread blocked reading it; shutting it down does)."""
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        await asyncio.sleep(10)
+
+    async def main() -> None:
+        async with server(silent) as (origin, _):
+            client = clients.open(timeout=30)
+            reading = [asyncio.ensure_future(client.post(origin, content=b"x")) for _ in range(3)]
+            await asyncio.sleep(0.2)  # each request waits for its answer
+            started = time.monotonic()
+            await client.aclose()
+            outcomes = await asyncio.wait_for(asyncio.gather(*reading, return_exceptions=True), 5)
+            assert all(isinstance(outcome, httpx2.ReadError) for outcome in outcomes), outcomes
+            assert all("closed" in str(outcome) for outcome in outcomes), outcomes
+            assert time.monotonic() - started < 2
+
+    clients.run(main())
+
+
+def test_closing_a_sync_client_wakes_the_threads_blocked_reading_through_it() -> None:
+    """Against a server in another thread (as providers are), a thread blocked reading a socket that
+    another thread closes stays blocked until its read timeout: the pool shuts the socket down first."""
+    with ScriptedServer(Script.silent(10)) as silent:
+        client = httpx2.Client(transport=sync_upstream_transport(), timeout=8)
+        with ThreadPoolExecutor(3) as threads:
+            reading = [threads.submit(client.post, silent.base_url, content=b"x") for _ in range(3)]
+            time.sleep(0.3)  # each thread waits for its answer
+            started = time.monotonic()
+            client.close()
+            for outcome in reading:
+                with pytest.raises(httpx2.ReadError, match="closed by the mesh"):
+                    outcome.result()
+        assert time.monotonic() - started < 2
+
+
+def test_an_answer_sent_before_the_request_body_was_read_is_returned(clients: Clients) -> None:
+    """A server may answer early (413, 401) and close without reading the rest of the body: httpcore2
+    then read that answer; the connection, its request cut short, is not reused."""
+    connections: list[int] = []
+
+    async def refuses_large_bodies(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(1)
+        if len(connections) > 1:
+            await echo_forever(reader, writer)
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 8\r\n\r\ntoo big!")
+        await writer.drain()
+
+    async def main() -> None:
+        async with server(refuses_large_bodies) as (origin, _), clients.open(timeout=5) as client:
+            reply = await client.post(origin, content=b"x" * (16 * 1024 * 1024))
+            assert (reply.status_code, reply.content) == (413, b"too big!")
+            assert (await client.post(origin, content=b"small")).content == b"echo:small"
+        assert len(connections) == 2
+
+    clients.run(main())
+
+
+def test_a_server_that_closes_during_the_tls_handshake_is_a_connect_error_that_says_so(
+    async_clients: Clients,
+) -> None:
+    async def closes(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(100)  # the ClientHello, then the connection is closed
+
+    async def main() -> None:
+        async with server(closes) as (origin, _), async_clients.open(timeout=2) as client:
+            with pytest.raises(httpx2.ConnectError, match="closed during the TLS handshake"):
+                await client.post(origin.replace("http://", "https://"), content=b"x")
+
+    async_clients.run(main())
+
+
+def trickled_head(pause: float) -> Handler:
+    """A server that answers each request with a head sent one byte at a time, each a ``pause`` apart."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        for byte in b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-filler: " + b"a" * 1000:
+            writer.write(bytes([byte]))
+            await writer.drain()
+            await asyncio.sleep(pause)
+
+    return handler
+
+
+def test_a_head_trickled_a_byte_at_a_time_is_a_read_timeout(clients: Clients) -> None:
+    """The read timeout bounds the wait for the whole head: bytes that never make one reset nothing."""
+
+    async def main() -> None:
+        async with server(trickled_head(0.05)) as (origin, _), clients.open(timeout=0.5) as client:
+            started = time.monotonic()
+            with pytest.raises(httpx2.ReadTimeout, match="head"):
+                await client.post(origin, content=b"x")
+            assert time.monotonic() - started < 2.5
+
+    clients.run(main())
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+def test_a_trickled_head_ends_by_the_callers_deadline(mode: str, stream: bool) -> None:
+    """Seen through the SDK: ``with_options(timeout=2)`` held 54 s by a head trickled 0.2 s a byte."""
+
+    async def serve_and_ask() -> tuple[float, Any]:
+        async with server(trickled_head(0.2)) as (origin, _):
+            return await asyncio.to_thread(
+                timed_ask, mode, deadline_config(origin + "/v1"), "with_options", stream, 2.0
+            )
+
+    elapsed, outcome = asyncio.run(serve_and_ask())
+    assert isinstance(outcome, openai.APITimeoutError)
+    assert elapsed < 2.5
+
+
+@pytest.mark.parametrize(
+    ("start", "unit"),
+    [
+        (b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1;", b"a" * 1000),
+        (
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n",
+            b"x-t: " + b"a" * 1000 + b"\r\n",
+        ),
+    ],
+    ids=["chunk-header", "trailers"],
+)
+def test_framing_without_end_is_a_protocol_error_not_a_wait(
+    clients: Clients, start: bytes, unit: bytes
+) -> None:
+    """A chunk header or a trailer section sent without end, fast: no body byte ever comes, so neither a
+    read timeout nor the engine's deadline can end it; h11 refused it at 100 KiB."""
+
+    async def endless(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(start)
+        for _ in range(64 * 1024):  # 64 MiB at most, then silence (the client's read timeout)
+            writer.write(unit)
+            await writer.drain()
+        await asyncio.sleep(30)
+
+    async def main() -> None:
+        async with server(endless) as (origin, _), clients.open(timeout=30) as client:
+            with pytest.raises(httpx2.RemoteProtocolError, match="100 KiB"):
+                await asyncio.wait_for(client.post(origin, content=b"x"), 10)
+
+    clients.run(main())
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1;",  # a chunk extension, a byte at a time
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nx-t: ",  # trailers, likewise
+    ],
+    ids=["chunk-header", "trailers"],
+)
+def test_framing_trickled_a_byte_at_a_time_is_a_read_timeout(clients: Clients, start: bytes) -> None:
+    """The read timeout bounds the wait for the next body byte, as for the head: a trickle of framing
+    carries nothing, and the engine's deadline cannot step in while no body byte comes."""
+
+    async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(start)
+        for _ in range(1000):
+            await writer.drain()
+            await asyncio.sleep(0.05)
+            writer.write(b"a")
+
+    async def main() -> None:
+        async with server(trickle) as (origin, _), clients.open(timeout=0.5) as client:
+            started = time.monotonic()
+            with pytest.raises(httpx2.ReadTimeout, match="body byte"):
+                await asyncio.wait_for(client.post(origin, content=b"x"), 10)
+            assert time.monotonic() - started < 2.5
 
     clients.run(main())
