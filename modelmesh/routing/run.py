@@ -415,7 +415,8 @@ class RoutingRun:
         provider = self.env.providers[model.provider]
         timeouts = self.pool.config.timeouts
         remaining = max(self._deadline - now, 0.001)
-        # While another model could still answer, one silent attempt may not spend the whole budget.
+        # While another model could still answer, one silent attempt (a connect or a read that hangs)
+        # may not spend the whole budget.
         share = remaining / 2 if self._queue else remaining
         stream = self.requirements.streaming
         read_s = min(timeouts.first_token_s, timeouts.stall_s) if stream else timeouts.read_s
@@ -426,7 +427,7 @@ class RoutingRun:
             model=model,
             provider=provider,
             connector=self.env.connector_for(model.provider),
-            connect_s=min(timeouts.connect_s, remaining),
+            connect_s=min(timeouts.connect_s, share),
             read_s=min(read_s, share),
             first_token_s=min(timeouts.first_token_s, share),
             stall_s=timeouts.stall_s,

@@ -113,3 +113,14 @@ def test_client_timeout_reports_what_applies() -> None:
         assert client.with_options(timeout=2).timeout == 2
         assert MeshClient(client.mesh, timeout=3).timeout == 3
         client.close()
+
+
+def test_a_provider_whose_connections_hang_leaves_room_to_fail_over(mode: str, openai_fake: FakeProvider) -> None:
+    """A connect that never completes (here: a TLS handshake never answered) may not spend the caller's
+    whole budget while another model could still answer; it gets the same share a silent read does."""
+    openai_fake.reset()
+    with ScriptedServer(Script.silent()) as silent:
+        hanging = silent.base_url.replace("http://", "https://")
+        elapsed, outcome = timed_ask(mode, config(hanging, openai_fake), "with_options", False, budget=1.5)
+    assert outcome == "gpt-4o"
+    assert elapsed < 1.5
