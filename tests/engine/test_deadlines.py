@@ -115,7 +115,7 @@ def test_client_timeout_reports_what_applies() -> None:
         client.close()
 
 
-def test_a_provider_whose_connections_hang_leaves_room_to_fail_over(mode: str, openai_fake: FakeProvider) -> None:
+def test_a_hanging_connect_leaves_room_to_fail_over(mode: str, openai_fake: FakeProvider) -> None:
     """A connect that never completes (here: a TLS handshake never answered) may not spend the caller's
     whole budget while another model could still answer; it gets the same share a silent read does."""
     openai_fake.reset()
