@@ -4,8 +4,9 @@ the request, not a concurrent task's timer."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, TypeVar
 
 from modelmesh import create_async
@@ -15,6 +16,28 @@ from modelmesh.testing import FakeProvider
 T = TypeVar("T")
 HELLO = [{"role": "user", "content": "Hello!"}]
 DELAY_S = 0.05
+
+
+@contextlib.asynccontextmanager
+async def loop_gaps() -> AsyncIterator[list[float]]:
+    """The gaps between the ticks of a 5 ms timer running beside the body: a blocked loop is a long gap."""
+    gaps: list[float] = []
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        last = time.monotonic()
+        while not done.is_set():
+            await asyncio.sleep(0.005)
+            now = time.monotonic()
+            gaps.append(now - last)
+            last = now
+
+    tick = asyncio.create_task(ticker())
+    try:
+        yield gaps
+    finally:
+        done.set()
+        await tick
 
 
 class SlowStore:
@@ -69,24 +92,11 @@ async def test_a_slow_store_does_not_stall_a_concurrent_timer(openai_fake: FakeP
         mesh = client.mesh
         slow = SlowStore(mesh.store)
         mesh.store, mesh.store_blocks = slow, True  # type: ignore[assignment]
-        gaps: list[float] = []
-        done = asyncio.Event()
-
-        async def ticker() -> None:
-            last = time.monotonic()
-            while not done.is_set():
-                await asyncio.sleep(0.005)
-                now = time.monotonic()
-                gaps.append(now - last)
-                last = now
-
-        tick = asyncio.create_task(ticker())
-        started = time.monotonic()
-        for _ in range(3):
-            await client.chat.completions.create(model="chat-completion", messages=HELLO)
-        elapsed = time.monotonic() - started
-        done.set()
-        await tick
+        async with loop_gaps() as gaps:
+            started = time.monotonic()
+            for _ in range(3):
+                await client.chat.completions.create(model="chat-completion", messages=HELLO)
+            elapsed = time.monotonic() - started
     assert slow.calls >= 6 and elapsed >= slow.calls * DELAY_S * 0.9  # the store really was slow
     assert max(gaps) < DELAY_S  # yet the loop never waited for it
 
@@ -144,23 +154,10 @@ async def test_a_replicated_store_is_not_waited_for_even_when_an_attempt_fails(
         slow = SlowReplicable(SQLiteStateStore(path=str(tmp_path / "state.sqlite3")))
         mesh.store = ReplicaStore(slow)  # type: ignore[arg-type]
         assert not mesh.store_blocks  # routing calls stay on the loop: the replica never waits
-        gaps: list[float] = []
-        done = asyncio.Event()
-
-        async def ticker() -> None:
-            last = time.monotonic()
-            while not done.is_set():
-                await asyncio.sleep(0.005)
-                now = time.monotonic()
-                gaps.append(now - last)
-                last = now
-
-        tick = asyncio.create_task(ticker())
         openai_fake.fail_next(1, Fault.status(500))  # a failure: a routing change, written through
-        for _ in range(3):
-            await client.chat.completions.create(model="chat-completion", messages=HELLO)
-        done.set()
-        await tick
+        async with loop_gaps() as gaps:
+            for _ in range(3):
+                await client.chat.completions.create(model="chat-completion", messages=HELLO)
         mesh.store.sync()  # type: ignore[attr-defined]
         stored = slow.inner.read_models(["openai.gpt-4o"])["openai.gpt-4o"]
         mesh.close()
