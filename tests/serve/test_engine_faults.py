@@ -16,6 +16,7 @@ import pytest
 from modelmesh.testing import FakeProvider
 from tests.engine.scripted import Script, ScriptedServer, openai_chunk
 from tests.serve.conftest import HELLO, Proxy
+from tests.state.test_guarded import damage
 
 TIMEOUTS = {"connect_s": 1, "read_s": 1, "first_token_s": 1, "stall_s": 0.6, "total_s": 1.5}
 
@@ -65,9 +66,9 @@ def test_a_damaged_state_file_keeps_the_proxy_answering(
     server = proxy(config=one_provider(openai_fake.base_url, openai_fake.api_key, "gpt-4o", **storage))
     with server.client() as client:
         client.chat.completions.create(model="chat-completion", messages=HELLO)
-        for name in tmp_path.iterdir():
-            name.write_bytes(b"this is not a database" * 512)
+        damage(tmp_path, b"this is not a database" * 512)
         answers = [client.chat.completions.create(model="chat-completion", messages=HELLO) for _ in range(3)]
+    server.mesh.store.sync()  # type: ignore[attr-defined]  # the written-behind successes meet the damage now
     health = httpx2.get(f"{server.origin}/health")
     assert [a.choices[0].message.content for a in answers] and all(a.model for a in answers)
     assert health.status_code == 200

@@ -42,6 +42,23 @@ def written(client: Any) -> None:
     client.mesh.store.sync()
 
 
+def damage(folder: Path, junk: bytes) -> None:
+    """Overwrite every state file with ``junk``; the ``-shm`` index in place, keeping its size.
+
+    SQLite maps the ``-shm`` file into every process that has the database open: shrinking it under a
+    live connection is a SIGBUS for any SQLite program (the replica's sync thread touches it every 20 ms).
+    Garbage over its bytes is the damage SQLite must notice; a shorter file is a crash no code survives.
+    """
+    for name in folder.iterdir():
+        if name.name.endswith("-shm"):
+            with name.open("r+b") as index:
+                size = index.seek(0, os.SEEK_END)
+                index.seek(0)
+                index.write((junk * (size // len(junk) + 1))[:size])
+        else:
+            name.write_bytes(junk)
+
+
 def quick(client: Any) -> GuardedStore:
     replica = client.mesh.store
     assert isinstance(replica, ReplicaStore)  # routing reads a replica of the guarded store (ADR 0006)
@@ -59,9 +76,7 @@ def test_a_damaged_file_degrades_and_requests_are_answered(
     client = create(config=config(path, openai_fake))
     store = quick(client)
     assert ask(client) == "gpt-4o" and not store.degraded
-    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-        if name.exists():
-            name.write_bytes(b"this is not a database" * 512)
+    damage(tmp_path, b"this is not a database" * 512)
     with caplog.at_level(logging.WARNING, logger="modelmesh.state"):
         answers = [ask(client) for _ in range(3)]
         status = client.pool_status()["chat-completion"]
@@ -136,8 +151,7 @@ def test_the_store_is_used_again_once_a_damaged_file_is_replaced(
     store = quick(client)
     ask(client)
     store.reconnect_interval_s = 3600.0
-    for name in tmp_path.iterdir():
-        name.write_bytes(b"garbage" * 1000)
+    damage(tmp_path, b"garbage" * 1000)
     ask(client)
     written(client)
     assert store.degraded
