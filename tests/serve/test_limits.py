@@ -156,7 +156,10 @@ def test_a_request_head_over_16_kib_is_refused(proxy: Proxy, parser: str) -> Non
     with connect(server) as sock:
         sock.sendall(b"GET /health/live HTTP/1.1\r\nHost: x\r\n")
         for n in range(MAX_HEAD_BYTES // 1000 + 3):  # each header is small, all of them too many
-            sock.sendall(b"X-Filler-%d: %s\r\n" % (n, b"x" * 1000))
+            try:
+                sock.sendall(b"X-Filler-%d: %s\r\n" % (n, b"x" * 1000))
+            except (BrokenPipeError, ConnectionResetError):
+                break  # the server already refused and closed: what this test wants, seen early
         data = sock.recv(65536)  # refused before the head ends
         assert data.startswith(b"HTTP/1.1 400"), data
         assert is_closed(sock, 2.5)
