@@ -23,7 +23,7 @@ import threading
 import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 
 from modelmesh.state.base import ModelState, PoolState, ProviderState, SessionBinding, Snapshot
 from modelmesh.state.batch import Change, Op
@@ -169,15 +169,7 @@ class SQLiteStateStore:
                 if kind == "session":
                     changes += [self._bind(conn, op) for op in group]
                     continue
-                row = conn.execute(_SELECT, (self.prefix, kind, name)).fetchone()
-                before = None if row is None else str(row[0])
-                state = decode(KINDS[kind], before)  # type: ignore[type-var]
-                for op in group:
-                    assert op.fn is not None
-                    op.fn(state)
-                after = encode(state)
-                if after != before:
-                    conn.execute(_UPSERT, (self.prefix, kind, name, after))
+                _, after = self._rewrite(conn, kind, name, KINDS[kind], _in_order(group))  # type: ignore[type-var]
                 changes.append(Change(kind, name, after))
         return changes
 
@@ -205,14 +197,21 @@ class SQLiteStateStore:
 
     def _update(self, kind: str, name: str, cls: type[R], fn: Callable[[R], T]) -> T:
         with self._transaction() as conn:
-            row = conn.execute(_SELECT, (self.prefix, kind, name)).fetchone()
-            before = None if row is None else str(row[0])
-            state = decode(cls, before)
-            result = fn(state)
-            after = encode(state)
-            if after != before:  # a no-op update (a read under the lock) writes nothing
-                conn.execute(_UPSERT, (self.prefix, kind, name, after))
-        return result
+            return self._rewrite(conn, kind, name, cls, fn)[0]
+
+    def _rewrite(
+        self, conn: sqlite3.Connection, kind: str, name: str, cls: type[R], fn: Callable[[R], T]
+    ) -> tuple[T, str]:
+        """Inside a transaction: run ``fn`` on the stored record and store it again if it changed;
+        (``fn``'s result, the record as stored)."""
+        row = conn.execute(_SELECT, (self.prefix, kind, name)).fetchone()
+        before = None if row is None else str(row[0])
+        state = decode(cls, before)
+        result = fn(state)
+        after = encode(state)
+        if after != before:  # a no-op update (a read under the lock) writes nothing
+            conn.execute(_UPSERT, (self.prefix, kind, name, after))
+        return result, after
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._connection())
@@ -237,6 +236,17 @@ def _grouped(ops: Sequence[Op]) -> dict[tuple[str, str], list[Op]]:
     for op in ops:
         groups.setdefault((op.kind, op.name), []).append(op)
     return groups
+
+
+def _in_order(group: Sequence[Op]) -> Callable[[Any], None]:
+    """One record's ops in a batch as one update: each ``fn`` in queue order."""
+
+    def run(state: Any) -> None:
+        for op in group:
+            assert op.fn is not None
+            op.fn(state)
+
+    return run
 
 
 def _identity(path: Path) -> tuple[int, int] | None:
