@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
 
@@ -116,6 +116,22 @@ def read_snapshot(
         {name: store.read_provider(name) for name in providers},
         {name: store.read_pool(name) for name in pools},
     )
+
+
+def read_record(store: StateStore, kind: str, name: str) -> ModelState | ProviderState | PoolState:
+    """The ``kind`` (model, provider or pool) record called ``name``."""
+    if kind == "model":
+        return store.read_models([name])[name]
+    return store.read_provider(name) if kind == "provider" else store.read_pool(name)
+
+
+def update_record(store: StateStore, kind: str, name: str, fn: Callable[[Any], T]) -> T:
+    """``store.update_<kind>(name, fn)`` for a record named by its kind (model, provider or pool)."""
+    if kind == "model":
+        return store.update_model(name, fn)
+    if kind == "provider":
+        return store.update_provider(name, fn)
+    return store.update_pool(name, fn)
 
 
 class StateStore(Protocol):

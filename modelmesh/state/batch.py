@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from modelmesh.state.base import SessionBinding, StateStore
+from modelmesh.state.base import SessionBinding, StateStore, update_record
 from modelmesh.state.codec import encode, encode_binding
 
 
@@ -72,8 +72,4 @@ def _update(store: StateStore, op: Op) -> str:
         fn(state)
         return encode(state)
 
-    if op.kind == "model":
-        return store.update_model(op.name, run)
-    if op.kind == "provider":
-        return store.update_provider(op.name, run)
-    return store.update_pool(op.name, run)
+    return update_record(store, op.kind, op.name, run)

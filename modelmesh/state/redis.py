@@ -31,7 +31,15 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
-from modelmesh.state.base import ModelState, PoolState, ProviderState, SessionBinding, Snapshot
+from modelmesh.state.base import (
+    ModelState,
+    PoolState,
+    ProviderState,
+    SessionBinding,
+    Snapshot,
+    read_record,
+    update_record,
+)
 from modelmesh.state.codec import R, Record, copy_into, decode, decode_binding, encode, encode_binding
 from modelmesh.state.memory import MemoryStateStore
 
@@ -303,16 +311,10 @@ class RedisStateStore:
         self._local_update(kind, name, lambda local: copy_into(local, state))
 
     def _local_read(self, kind: str, name: str) -> Record:
-        if kind == "model":
-            return self._local.read_models([name])[name]
-        return self._local.read_provider(name) if kind == "provider" else self._local.read_pool(name)
+        return read_record(self._local, kind, name)
 
     def _local_update(self, kind: str, name: str, fn: Callable[[Any], T]) -> T:
-        if kind == "model":
-            return self._local.update_model(name, fn)
-        if kind == "provider":
-            return self._local.update_provider(name, fn)
-        return self._local.update_pool(name, fn)
+        return update_record(self._local, kind, name, fn)
 
 
 def _describe(client: redis.Redis) -> str:

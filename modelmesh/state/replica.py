@@ -29,7 +29,16 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, Final, TypeVar
 
-from modelmesh.state.base import ModelState, PoolState, ProviderState, SessionBinding, Snapshot, StateStore
+from modelmesh.state.base import (
+    ModelState,
+    PoolState,
+    ProviderState,
+    SessionBinding,
+    Snapshot,
+    StateStore,
+    read_record,
+    update_record,
+)
 from modelmesh.state.batch import Change, Op, apply_ops, session_name, split_session
 from modelmesh.state.codec import KINDS, copy_into, decode, decode_binding, encode
 from modelmesh.state.memory import MemoryStateStore
@@ -137,7 +146,7 @@ class ReplicaStore:
 
         try:
             with self._lock:
-                result, routing = _local_update(self._local, kind, name, run)
+                result, routing = update_record(self._local, kind, name, run)
                 self._pending.append(Op(kind, name, fn, merge=not routing))
         except BaseException:
             with self._lock:
@@ -173,7 +182,7 @@ class ReplicaStore:
         self._flush()
         with self._lock:
             stale, self._stale = self._stale, set()
-        changes = [Change(kind, name, encode(_read(self._inner, kind, name))) for kind, name in stale]
+        changes = [Change(kind, name, encode(read_record(self._inner, kind, name))) for kind, name in stale]
         self._absorb(changes)
 
     def _flush(self) -> None:
@@ -209,7 +218,7 @@ class ReplicaStore:
                     for fn in queued:
                         fn(state)
 
-                _local_update(self._local, change.kind, change.name, take)
+                update_record(self._local, change.kind, change.name, take)
 
     def close(self) -> None:
         """Write what is queued, stop the sync thread and close the store."""
@@ -310,17 +319,3 @@ def _merged(fns: list[Callable[[Any], Any]], fields: tuple[str, ...]) -> Callabl
             setattr(state, name, getattr(trial, name))
 
     return merge
-
-
-def _read(store: StateStore, kind: str, name: str) -> Any:
-    if kind == "model":
-        return store.read_models([name])[name]
-    return store.read_provider(name) if kind == "provider" else store.read_pool(name)
-
-
-def _local_update(store: MemoryStateStore, kind: str, name: str, fn: Callable[[Any], T]) -> T:
-    if kind == "model":
-        return store.update_model(name, fn)
-    if kind == "provider":
-        return store.update_provider(name, fn)
-    return store.update_pool(name, fn)
