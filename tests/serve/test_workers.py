@@ -13,7 +13,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -97,13 +96,19 @@ def test_two_workers_on_sqlite_both_serve_and_drain_on_sigterm(
 
 
 def test_metrics_of_two_workers_are_summed_whichever_worker_is_scraped(
-    tmp_path: Path, fakes: tuple[FakeProvider, FakeProvider], process: list[ServeProcess]
+    tmp_path: Path,
+    fakes: tuple[FakeProvider, FakeProvider],
+    process: list[ServeProcess],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     config = write_config(tmp_path, fakes, {"store": "sqlite", "path": str(tmp_path / "state.sqlite3")})
-    before = metrics_dirs()
+    temp = tmp_path / "tmp"  # the proxy's own temporary directory: other tests' runs make theirs elsewhere
+    temp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temp))
+    before = metrics_dirs(temp)
     server = ServeProcess(config, "--workers", "2")
     process.append(server)
-    assert len(metrics_dirs() - before) == 1  # the supervisor made one for this run
+    assert len(metrics_dirs(temp) - before) == 1  # the supervisor made one for this run
     assert len(worker_pids(server.origin)) == 2  # both workers are up before the load
 
     def ask(_: int) -> int:
@@ -135,7 +140,7 @@ def test_metrics_of_two_workers_are_summed_whichever_worker_is_scraped(
     server.proc.send_signal(signal.SIGTERM)
     _, err = server.proc.communicate(timeout=30)
     assert server.proc.returncode == 0, err
-    assert metrics_dirs() <= before  # the run's metrics directory went with it
+    assert metrics_dirs(temp) <= before  # the run's metrics directory went with it
 
 
 def openai_active(origin: str) -> bool:
@@ -143,8 +148,8 @@ def openai_active(origin: str) -> bool:
     return next(m["active"] for m in status["pools"][0]["models"] if m["provider"] == "openai")
 
 
-def metrics_dirs() -> set[Path]:
-    return set(Path(tempfile.gettempdir()).glob("modelmesh-metrics-*"))
+def metrics_dirs(folder: Path) -> set[Path]:
+    return set(folder.glob("modelmesh-metrics-*"))
 
 
 def answers_per_worker(origin: str) -> dict[int, int]:
