@@ -188,6 +188,34 @@ class _PoolCollector:
         yield from (active, total, model_up)
 
 
+_SCOPES: Final = ("model", "pool")
+# The usage ledger as metric families, per scope: (name suffix, help, labels after the scope's own).
+_USAGE_FAMILIES: Final = (
+    ("answers", "Answers counted in the usage ledger per {scope}", ()),
+    ("tokens", "Tokens per {scope} as the providers reported them", ("kind",)),
+    ("cost_usd", "Cost in USD per {scope} (catalogue prices)", ()),
+)
+
+
+def _usage_families(scope: str) -> list[tuple[str, str, list[str]]]:
+    """(name, help, labels) of the answers, tokens and cost families of ``scope``, in that order."""
+    return [
+        (f"modelmesh_{scope}_{suffix}", text.format(scope=scope), [scope, *extra])
+        for suffix, text, extra in _USAGE_FAMILIES
+    ]
+
+
+def _ledger_rows(usage: Any) -> Iterator[tuple[str, str, tuple[int, int, int, float]]]:
+    """(scope, name, (answers, prompt tokens, completion tokens, cost)) for every row of ``usage``."""
+    for scope, table in (("model", usage.by_model), ("pool", usage.by_pool)):
+        for name, totals in dict(table).items():  # a copy: requests may add keys while this runs
+            yield (
+                scope,
+                name,
+                (totals.requests, totals.prompt_tokens, totals.completion_tokens, totals.cost_usd),
+            )
+
+
 class _UsageCollector:
     """Tokens and cost from ``mesh.usage`` (successful answers only), read when Prometheus scrapes."""
 
@@ -198,26 +226,21 @@ class _UsageCollector:
         return []
 
     def collect(self) -> Iterator[Metric]:
-        for scope, table in (("model", self.usage.by_model), ("pool", self.usage.by_pool)):
-            answers = CounterMetricFamily(
-                f"modelmesh_{scope}_answers",
-                f"Answers counted in the usage ledger per {scope}",
-                labels=[scope],
-            )
-            tokens = CounterMetricFamily(
-                f"modelmesh_{scope}_tokens",
-                f"Tokens per {scope} as the providers reported them",
-                labels=[scope, "kind"],
-            )
-            cost = CounterMetricFamily(
-                f"modelmesh_{scope}_cost_usd", f"Cost in USD per {scope} (catalogue prices)", labels=[scope]
-            )
-            for name, totals in dict(table).items():  # a copy: requests may add keys while this runs
-                answers.add_metric([name], totals.requests)
-                tokens.add_metric([name, "prompt"], totals.prompt_tokens)
-                tokens.add_metric([name, "completion"], totals.completion_tokens)
-                cost.add_metric([name], totals.cost_usd)
-            yield from (answers, tokens, cost)
+        families = {
+            scope: [
+                CounterMetricFamily(name, text, labels=labels)
+                for name, text, labels in _usage_families(scope)
+            ]
+            for scope in _SCOPES
+        }
+        for scope, name, (requests, prompt, completion, cost_usd) in _ledger_rows(self.usage):
+            answers, tokens, cost = families[scope]
+            answers.add_metric([name], requests)
+            tokens.add_metric([name, "prompt"], prompt)
+            tokens.add_metric([name, "completion"], completion)
+            cost.add_metric([name], cost_usd)
+        for each in families.values():
+            yield from each
 
 
 class _LedgerCopy:
@@ -229,27 +252,11 @@ class _LedgerCopy:
         self._lock = threading.Lock()
         self._copied: dict[tuple[str, str], tuple[int, int, int, float]] = {}
         self._counters = {
-            scope: (
-                Counter(
-                    f"modelmesh_{scope}_answers",
-                    f"Answers counted in the usage ledger per {scope}",
-                    [scope],
-                    registry=registry,
-                ),
-                Counter(
-                    f"modelmesh_{scope}_tokens",
-                    f"Tokens per {scope} as the providers reported them",
-                    [scope, "kind"],
-                    registry=registry,
-                ),
-                Counter(
-                    f"modelmesh_{scope}_cost_usd",
-                    f"Cost in USD per {scope} (catalogue prices)",
-                    [scope],
-                    registry=registry,
-                ),
-            )
-            for scope in ("model", "pool")
+            scope: [
+                Counter(name, text, labels, registry=registry)
+                for name, text, labels in _usage_families(scope)
+            ]
+            for scope in _SCOPES
         }
         thread = threading.Thread(target=_copy_loop, args=(weakref.ref(self),), daemon=True)
         thread.name = "modelmesh-metrics-ledger"
@@ -257,18 +264,16 @@ class _LedgerCopy:
 
     def copy(self) -> None:
         with self._lock:
-            for scope, table in (("model", self.usage.by_model), ("pool", self.usage.by_pool)):
+            for scope, name, now in _ledger_rows(self.usage):
+                was = self._copied.get((scope, name), (0, 0, 0, 0.0))
+                if now == was:
+                    continue
                 answers, tokens, cost = self._counters[scope]
-                for name, totals in dict(table).items():  # a copy: requests may add keys meanwhile
-                    now = (totals.requests, totals.prompt_tokens, totals.completion_tokens, totals.cost_usd)
-                    was = self._copied.get((scope, name), (0, 0, 0, 0.0))
-                    if now == was:
-                        continue
-                    answers.labels(name).inc(now[0] - was[0])
-                    tokens.labels(name, "prompt").inc(now[1] - was[1])
-                    tokens.labels(name, "completion").inc(now[2] - was[2])
-                    cost.labels(name).inc(now[3] - was[3])
-                    self._copied[(scope, name)] = now
+                answers.labels(name).inc(now[0] - was[0])
+                tokens.labels(name, "prompt").inc(now[1] - was[1])
+                tokens.labels(name, "completion").inc(now[2] - was[2])
+                cost.labels(name).inc(now[3] - was[3])
+                self._copied[(scope, name)] = now
 
 
 def _copy_loop(ref: weakref.ReferenceType[_LedgerCopy]) -> None:
